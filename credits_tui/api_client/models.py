@@ -1,0 +1,358 @@
+"""The wire contract: every request and response body of the HTTP API (DESIGN.md §3).
+
+This module is the one definition of the contract. The backend builds its responses from
+these models and validates its requests with them; the client parses with them. It imports
+neither Textual nor the backend.
+
+Money is a ``Decimal`` in Python and a string with exactly two decimal places on the wire
+(``"25.00"``, ``"-3.25"``). Floats are refused on the way in: a float has already lost the
+exactness a money amount needs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+CENT = Decimal("0.01")
+MINIMUM_PURCHASE = Decimal("1.00")
+MONEY_PATTERN = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
+_MONEY_RE = re.compile(MONEY_PATTERN)
+_TOO_PRECISE_RE = re.compile(r"^-?[0-9]{1,13}\.[0-9]{3,}$")
+
+
+def parse_money(value: Any) -> Decimal:
+    """Read a money amount from the wire or from a person, exactly, or refuse it.
+
+    Accepted: a decimal string with at most two places (``"25"``, ``"25.5"``, ``"-3.25"``),
+    an ``int``, or a finite ``Decimal`` with at most two places. Refused, each with its own
+    error code: floats, exponent notation, NaN, infinities, a third decimal place.
+    """
+    if isinstance(value, bool):
+        raise PydanticCustomError("invalid_amount", "Enter the amount as a number such as 25.00.")
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, float):
+        raise PydanticCustomError(
+            "invalid_amount", 'Send the amount as a decimal string such as "25.00", not a float.'
+        )
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise PydanticCustomError("invalid_amount", "The amount must be a finite number.")
+        value = format(value, "f")
+    if not isinstance(value, str):
+        raise PydanticCustomError("invalid_amount", "Enter the amount as a number such as 25.00.")
+    text = value.strip()
+    if _TOO_PRECISE_RE.match(text):
+        raise PydanticCustomError(
+            "amount_precision", "Amounts go in steps of 0.01: use at most two decimal places."
+        )
+    if not _MONEY_RE.match(text):
+        raise PydanticCustomError(
+            "invalid_amount", "Enter the amount as a plain number such as 25.00."
+        )
+    try:
+        return Decimal(text).quantize(CENT)
+    except InvalidOperation:  # pragma: no cover - the pattern already excludes this
+        raise PydanticCustomError("invalid_amount", "Enter the amount as a plain number such as 25.00.")
+
+
+def format_money(value: Decimal) -> str:
+    return f"{value.quantize(CENT):.2f}"
+
+
+def cents_to_decimal(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(CENT)
+
+
+def decimal_to_cents(value: Decimal) -> int:
+    return int((value * 100).to_integral_exact())
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(parse_money),
+    PlainSerializer(format_money, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN, "examples": ["25.00"]}),
+]
+
+
+def _at_least_minimum_purchase(value: Decimal) -> Decimal:
+    if value < MINIMUM_PURCHASE:
+        raise PydanticCustomError(
+            "amount_below_minimum", "The minimum purchase is 1.00 credit."
+        )
+    return value
+
+
+PurchaseAmount = Annotated[Money, AfterValidator(_at_least_minimum_purchase)]
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: unknown fields are refused, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ResponseModel(BaseModel):
+    """Base of responses: tolerant of fields a newer server adds."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- enums ------------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    admin = "admin"
+    support = "support"
+    member = "member"
+    service = "service"
+
+
+class TransactionType(StrEnum):
+    purchase = "purchase"
+    usage = "usage"
+    auto_recharge = "auto_recharge"
+    invoice_payment = "invoice_payment"
+    refund = "refund"
+    adjustment = "adjustment"
+
+
+class BillingMode(StrEnum):
+    prepaid = "prepaid"
+    invoice = "invoice"
+
+
+class InvoiceStatus(StrEnum):
+    paid = "paid"
+    payment_failed = "payment_failed"
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+class ErrorDetail(ResponseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorEnvelope(ResponseModel):
+    error: ErrorDetail
+
+
+# --- identity ---------------------------------------------------------------------------
+
+
+class AccountRef(ResponseModel):
+    id: int
+    name: str
+
+
+class UserRef(ResponseModel):
+    id: int
+    name: str
+    email: str
+
+
+class AccountUser(UserRef):
+    role: Role
+
+
+class Me(AccountUser):
+    account: AccountRef
+
+
+class UserList(ResponseModel):
+    items: list[AccountUser]
+
+
+class TokenRequest(WireModel):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(ResponseModel):
+    token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+    user: Me
+
+
+# --- billing ----------------------------------------------------------------------------
+
+
+class BillingAddress(WireModel):
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$",
+                         description="ISO 3166-1 alpha-2 country code")
+
+
+class CardInput(WireModel):
+    """A new card. The number and CVC go to the gateway and are never stored."""
+
+    cardholder_name: str = Field(min_length=1, max_length=200)
+    number: str = Field(min_length=12, max_length=23)
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=2000, le=2100)
+    cvc: str = Field(min_length=3, max_length=4, pattern=r"^[0-9]{3,4}$")
+    billing_address: BillingAddress
+
+    def __repr__(self) -> str:  # never let a full number or CVC reach a log line
+        return f"CardInput(cardholder_name={self.cardholder_name!r}, number='****', cvc='***')"
+
+    __str__ = __repr__
+
+
+class CardPatch(WireModel):
+    """Edit the card on file without re-entering its number."""
+
+    cardholder_name: str | None = Field(default=None, min_length=1, max_length=200)
+    exp_month: int | None = Field(default=None, ge=1, le=12)
+    exp_year: int | None = Field(default=None, ge=2000, le=2100)
+    billing_address: BillingAddress | None = None
+
+
+class CardSummary(ResponseModel):
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    cardholder_name: str
+    billing_address: BillingAddress
+    updated_at: datetime
+
+
+class InvoiceLine(ResponseModel):
+    process_type: str | None
+    description: str
+    quantity: int
+    amount: Money
+
+
+class Invoice(ResponseModel):
+    id: int
+    period: str = Field(description="the month invoiced, YYYY-MM")
+    amount: Money
+    status: InvoiceStatus
+    card_last4: str | None
+    failure_message: str | None = None
+    created_at: datetime
+    paid_at: datetime | None
+    lines: list[InvoiceLine]
+
+
+class InvoiceList(ResponseModel):
+    items: list[Invoice]
+
+
+# --- credits ----------------------------------------------------------------------------
+
+
+class ProcessTypePrice(ResponseModel):
+    process_type: str
+    label: str
+    unit_price: Money
+    billing: BillingMode
+    free_quota: int = Field(description="units free each calendar month (UTC)")
+
+
+class PriceCatalog(ResponseModel):
+    items: list[ProcessTypePrice]
+
+
+class FreeQuota(ResponseModel):
+    process_type: str
+    used: int
+    limit: int
+    resets_at: datetime
+
+
+class AutoRecharge(ResponseModel):
+    enabled: bool
+    threshold: Money | None = None
+    amount: Money | None = None
+
+
+class AccountStatus(ResponseModel):
+    account: AccountRef
+    purchase_credits: Money
+    card_on_file: CardSummary | None
+    free_quotas: list[FreeQuota]
+    auto_recharge: AutoRecharge
+
+
+class Transaction(ResponseModel):
+    id: int
+    created_at: datetime
+    transaction_type: TransactionType
+    process_type: str | None
+    user: UserRef | None
+    amount: Money
+    balance_after: Money
+    description: str
+    reference: str | None
+
+
+class TransactionPage(ResponseModel):
+    items: list[Transaction]
+    next_cursor: str | None
+
+
+class TransactionSummary(ResponseModel):
+    count: int
+    credits_added: Money
+    credits_used: Money
+
+
+class PurchaseRequest(WireModel):
+    amount: PurchaseAmount
+
+
+class Purchase(ResponseModel):
+    id: int
+    amount: Money
+    charged_usd: Money
+    card_last4: str
+    created_at: datetime
+
+
+class PurchaseResult(ResponseModel):
+    purchase: Purchase
+    transaction: Transaction
+    purchase_credits: Money
+
+
+class UsageRequest(WireModel):
+    process_type: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=100_000)
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class UsageResult(ResponseModel):
+    process_type: str
+    quantity: int
+    free_quantity: int = Field(description="units covered by the free monthly quota")
+    charged_quantity: int
+    amount: Money = Field(description="credits used, non-negative")
+    transaction: Transaction | None = Field(description="null when the free quota covered it all")
+    purchase_credits: Money

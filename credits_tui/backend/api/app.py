@@ -1,0 +1,59 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from credits_tui.backend.api.deps import Services
+from credits_tui.backend.api.errors import install_error_handlers
+from credits_tui.backend.api.routes import router
+from credits_tui.backend.config import Settings
+from credits_tui.backend.db.engine import Database
+from credits_tui.backend.db.migrate import upgrade
+from credits_tui.backend.logging import install_redaction
+from credits_tui.backend.services.accounts import AccountService
+from credits_tui.backend.services.auth import AuthService
+from credits_tui.backend.services.billing import BillingService
+from credits_tui.backend.services.credits import CreditsService
+from credits_tui.backend.services.payments import PaymentGateway, TestGateway
+from credits_tui.backend.services.transactions import TransactionService
+
+API_PREFIX = "/api/v1"
+
+
+def build_services(database: Database, settings: Settings, gateway: PaymentGateway) -> Services:
+    return Services(
+        auth=AuthService(database, settings),
+        accounts=AccountService(database, settings),
+        billing=BillingService(database, settings, gateway),
+        credits=CreditsService(database, settings, gateway),
+        transactions=TransactionService(database, settings),
+    )
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None,
+               gateway: PaymentGateway | None = None, migrate: bool = True) -> FastAPI:
+    settings = settings or Settings.from_env()
+    database = database or Database(settings.database_url)
+    if migrate:
+        upgrade(database)
+    install_redaction()
+    app = FastAPI(
+        title="credits-tui reference backend",
+        summary="Purchase Credits: balance, card on file, purchases and the transaction ledger.",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.services = build_services(database, settings, gateway or TestGateway())
+    install_error_handlers(app)
+    app.include_router(router, prefix=API_PREFIX)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn calls in each worker (``--workers N``); migrations ran before."""
+    return create_app(migrate=False)

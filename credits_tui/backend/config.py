@@ -1,0 +1,68 @@
+"""The backend's configuration: database, limits, prices. Read from the environment."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, Field
+
+from credits_tui.api_client.models import BillingMode, Money, ProcessTypePrice
+
+APP_NAME = "credits-tui"
+
+
+def default_database_url() -> str:
+    data_dir = Path(platformdirs.user_data_dir(APP_NAME))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data_dir / 'credits.db'}"
+
+
+def _price(process_type: str, label: str, unit: str, billing: BillingMode, free: int = 0) -> ProcessTypePrice:
+    return ProcessTypePrice(
+        process_type=process_type, label=label, unit_price=Decimal(unit), billing=billing, free_quota=free
+    )
+
+
+DEFAULT_PRICES: tuple[ProcessTypePrice, ...] = (
+    _price("handwritten_letter", "Handwritten letter", "3.50", BillingMode.prepaid),
+    _price("postcard", "Postcard", "1.25", BillingMode.prepaid),
+    _price("advanced_email_test", "Advanced email test", "0.50", BillingMode.prepaid),
+    _price("social_media_append", "Social media append", "0.05", BillingMode.prepaid, free=1000),
+    _price("smart_match", "Smart match", "0.10", BillingMode.prepaid, free=500),
+    _price("premium_audio_transcription", "Premium audio transcription (minute)", "0.25", BillingMode.invoice),
+    _price("business_card_transcription", "Business card transcription", "0.15", BillingMode.invoice),
+    _price("zoominfo_people_search", "ZoomInfo people search lookup", "0.40", BillingMode.prepaid),
+)
+
+
+class Settings(BaseModel):
+    database_url: str = Field(default_factory=default_database_url)
+    max_purchase: Money = Decimal("10000.00")
+    accounting_email: str = "accounting@leadliaison.com"
+    token_ttl: timedelta = timedelta(days=14)
+    # Failed sign-ins tolerated per window, per email and per client address.
+    login_window: timedelta = timedelta(minutes=15)
+    login_failures_per_email: int = 5
+    login_failures_per_client: int = 30
+    # A purchase left "in progress" this long (its worker died) may be taken over by a retry.
+    idempotency_stale_after: timedelta = timedelta(minutes=2)
+    prices: tuple[ProcessTypePrice, ...] = DEFAULT_PRICES
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        values: dict[str, object] = {}
+        if url := os.environ.get("CREDITS_DATABASE_URL"):
+            values["database_url"] = url
+        if maximum := os.environ.get("CREDITS_MAX_PURCHASE"):
+            values["max_purchase"] = maximum
+        if email := os.environ.get("CREDITS_ACCOUNTING_EMAIL"):
+            values["accounting_email"] = email
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+    def price_of(self, process_type: str) -> ProcessTypePrice | None:
+        return next((p for p in self.prices if p.process_type == process_type), None)

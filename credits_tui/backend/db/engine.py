@@ -1,0 +1,93 @@
+"""Engines and units of work for SQLite (a file, WAL) and PostgreSQL.
+
+Reads and writes are told apart because SQLite serialises writers: a write unit of work on
+SQLite starts with ``BEGIN IMMEDIATE`` and so holds the database's write lock from its first
+statement, which makes read-modify-write of a balance safe across threads and processes.
+On PostgreSQL a write unit of work locks the account row (``SELECT ... FOR UPDATE``, see
+``lock_account``) and other accounts proceed in parallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from credits_tui.backend.db.schema import Account
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_engine(url: str, *, begin: str) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=8,
+        max_overflow=8,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the sqlite3 module, decide how to BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """One database, by URL: ``sqlite:///path`` or ``postgresql+psycopg://...``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect = make_url(url).get_backend_name()
+        if self.dialect == "sqlite":
+            self.read_engine = _sqlite_engine(url, begin="BEGIN")
+            self.write_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
+        else:
+            self.read_engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.write_engine = self.read_engine
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work; closing it ends the transaction and keeps loaded rows usable."""
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A unit of work that commits when the block ends and rolls back on any error."""
+        with self._write() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.read_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            self.write_engine.dispose()
+
+
+def lock_account(session: Session, account_id: int) -> Account:
+    """The account row, locked until the unit of work ends (no lost update of its balance)."""
+    account = session.execute(
+        select(Account).where(Account.id == account_id).with_for_update()
+    ).scalar_one()
+    return account

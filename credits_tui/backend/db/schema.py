@@ -1,0 +1,247 @@
+"""The database schema (SQLAlchemy 2 declarative). Alembic migrations create it.
+
+Money is integer cents everywhere. Times are stored as naive UTC and read back as aware UTC.
+The ledger (``transactions``) is append-only; ``accounts.balance_cents`` is a cache of its
+sum kept in the same database transaction as every append.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets a real bigint.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database (same on both dialects)."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The newest ledger time: appends never go back in time, so id order is time order.
+    last_transaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    auto_recharge_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_recharge_threshold_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    auto_recharge_amount_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LoginFailure(Base):
+    """One row per failed sign-in; counted per email and per client address for 429s.
+
+    Kept in the database (not in process memory) so the limit holds across workers.
+    """
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    client: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_login_failures_email_time", "email", "created_at"),
+        Index("ix_login_failures_client_time", "client", "created_at"),
+    )
+
+
+class Card(Base):
+    """The card on file: the gateway's token and what a person may see, never the number."""
+
+    __tablename__ = "cards"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    gateway_token: Mapped[str] = mapped_column(String(100))
+    brand: Mapped[str] = mapped_column(String(32))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+    cardholder_name: Mapped[str] = mapped_column(String(200))
+    address_line1: Mapped[str] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    address_city: Mapped[str] = mapped_column(String(100))
+    address_region: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    address_postal_code: Mapped[str] = mapped_column(String(20))
+    address_country: Mapped[str] = mapped_column(String(2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerTransaction(Base):
+    """One change of balance. Rows are only ever inserted."""
+
+    __tablename__ = "transactions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    transaction_type: Mapped[str] = mapped_column(String(32))
+    process_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    quantity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # units, for usage
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    balance_after_cents: Mapped[int] = mapped_column(BigInteger)
+    description: Mapped[str] = mapped_column(String(500))
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Lower-cased words of the user, the types, the description and the reference: what the
+    # free-text search indexes (FTS5 on SQLite, a GIN tsvector index on PostgreSQL).
+    search_text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_transactions_account_id", "account_id", "id"),
+        Index("ix_transactions_account_time", "account_id", "created_at", "id"),
+        Index("ix_transactions_account_type", "account_id", "transaction_type", "id"),
+        Index("ix_transactions_account_process", "account_id", "process_type", "id"),
+        Index("ix_transactions_account_user", "account_id", "user_id", "id"),
+    )
+
+
+class DailyTotal(Base):
+    """Per-day aggregates of the ledger, kept in step with every append.
+
+    They let the summary of a long window add a few hundred rows instead of a million;
+    ``process_type`` is '' and ``user_id`` 0 where the transaction has none.
+    """
+
+    __tablename__ = "transaction_daily_totals"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    transaction_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    process_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    added_cents: Mapped[int] = mapped_column(BigInteger)
+    used_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class Purchase(Base):
+    __tablename__ = "purchases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    charged_cents: Mapped[int] = mapped_column(BigInteger)
+    card_last4: Mapped[str] = mapped_column(String(4))
+    gateway_charge_id: Mapped[str] = mapped_column(String(100))
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKey(Base):
+    """The first outcome of a purchase request, replayed for the same key and body."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    # 'in_progress' while the first request runs, 'done' with its stored response after.
+    state: Mapped[str] = mapped_column(String(16))
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("account_id", "key", name="uq_idempotency_account_key"),)
+
+
+class QuotaUsage(Base):
+    """Units of a process type used in one calendar month (UTC), free quota included."""
+
+    __tablename__ = "quota_usage"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    process_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    used: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    card_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    gateway_charge_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    failure_message: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (UniqueConstraint("account_id", "period", name="uq_invoices_account_period"),)
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    process_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)

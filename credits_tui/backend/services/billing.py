@@ -1,0 +1,123 @@
+"""The card on file: add or replace, edit, the refusal to remove, and its summary."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credits_tui.api_client.models import BillingAddress, CardInput, CardPatch, CardSummary, Invoice
+from credits_tui.api_client.models import InvoiceLine as InvoiceLineModel
+from credits_tui.api_client.models import InvoiceList, InvoiceStatus, cents_to_decimal
+from credits_tui.backend.config import Settings
+from credits_tui.backend.db.engine import Database
+from credits_tui.backend.db.schema import Card
+from credits_tui.backend.db.schema import Invoice as InvoiceRow
+from credits_tui.backend.db.schema import InvoiceLine as InvoiceLineRow
+from credits_tui.backend.errors import Conflict, NotFound
+from credits_tui.backend.services.cards import check_expiry, clean_card_number
+from credits_tui.backend.services.ledger import utc_now
+from credits_tui.backend.services.payments import PaymentGateway
+
+
+def card_summary(card: Card) -> CardSummary:
+    return CardSummary(
+        brand=card.brand, last4=card.last4, exp_month=card.exp_month, exp_year=card.exp_year,
+        cardholder_name=card.cardholder_name, updated_at=card.updated_at,
+        billing_address=BillingAddress.model_construct(
+            line1=card.address_line1, line2=card.address_line2, city=card.address_city,
+            region=card.address_region, postal_code=card.address_postal_code,
+            country=card.address_country,
+        ),
+    )
+
+
+def _set_address(card: Card, address: BillingAddress) -> None:
+    card.address_line1 = address.line1
+    card.address_line2 = address.line2 or None
+    card.address_city = address.city
+    card.address_region = address.region or None
+    card.address_postal_code = address.postal_code
+    card.address_country = address.country.upper()
+
+
+def card_on_file(session: Session, account_id: int) -> Card | None:
+    return session.get(Card, account_id)
+
+
+class BillingService:
+    def __init__(self, database: Database, settings: Settings, gateway: PaymentGateway) -> None:
+        self.db = database
+        self.settings = settings
+        self.gateway = gateway
+
+    def get_card(self, account_id: int) -> CardSummary:
+        with self.db.read() as session:
+            card = card_on_file(session, account_id)
+            if card is None:
+                raise NotFound("no_card_on_file", "There is no card on file. Add a credit card to buy credits.")
+            return card_summary(card)
+
+    def put_card(self, account_id: int, card_input: CardInput) -> CardSummary:
+        now = utc_now()
+        number = clean_card_number(card_input.number)
+        check_expiry(card_input.exp_month, card_input.exp_year, now)
+        tokenized = self.gateway.tokenize(number, card_input.exp_month, card_input.exp_year, card_input.cvc)
+        with self.db.write() as session:
+            card = card_on_file(session, account_id) or Card(account_id=account_id, created_at=now)
+            card.gateway_token = tokenized.token
+            card.brand = tokenized.brand
+            card.last4 = tokenized.last4
+            card.exp_month = card_input.exp_month
+            card.exp_year = card_input.exp_year
+            card.cardholder_name = card_input.cardholder_name
+            card.updated_at = now
+            _set_address(card, card_input.billing_address)
+            session.add(card)
+            session.flush()
+            return card_summary(card)
+
+    def patch_card(self, account_id: int, patch: CardPatch) -> CardSummary:
+        now = utc_now()
+        with self.db.write() as session:
+            card = card_on_file(session, account_id)
+            if card is None:
+                raise NotFound("no_card_on_file", "There is no card on file to edit. Add a credit card first.")
+            exp_month = patch.exp_month if patch.exp_month is not None else card.exp_month
+            exp_year = patch.exp_year if patch.exp_year is not None else card.exp_year
+            check_expiry(exp_month, exp_year, now)
+            card.exp_month, card.exp_year = exp_month, exp_year
+            if patch.cardholder_name is not None:
+                card.cardholder_name = patch.cardholder_name
+            if patch.billing_address is not None:
+                _set_address(card, patch.billing_address)
+            card.updated_at = now
+            session.flush()
+            return card_summary(card)
+
+    def refuse_removal(self) -> None:
+        raise Conflict(
+            "card_removal_requires_accounting",
+            "A card on file cannot be removed without replacing it. To remove it, contact "
+            f"accounting at {self.settings.accounting_email}.",
+        )
+
+    def invoices(self, account_id: int) -> InvoiceList:
+        with self.db.read() as session:
+            invoices = session.scalars(
+                select(InvoiceRow).where(InvoiceRow.account_id == account_id).order_by(InvoiceRow.period.desc())
+            ).all()
+            lines = session.scalars(
+                select(InvoiceLineRow).where(InvoiceLineRow.invoice_id.in_([i.id for i in invoices]))
+                .order_by(InvoiceLineRow.id)
+            ).all()
+        by_invoice: dict[int, list[InvoiceLineModel]] = {}
+        for line in lines:
+            by_invoice.setdefault(line.invoice_id, []).append(InvoiceLineModel(
+                process_type=line.process_type, description=line.description, quantity=line.quantity,
+                amount=cents_to_decimal(line.amount_cents)))
+        return InvoiceList(items=[
+            Invoice(id=i.id, period=i.period, amount=cents_to_decimal(i.amount_cents),
+                    status=InvoiceStatus(i.status), card_last4=i.card_last4, failure_message=i.failure_message,
+                    created_at=i.created_at, paid_at=i.paid_at, lines=by_invoice.get(i.id, []))
+            for i in invoices
+        ])
