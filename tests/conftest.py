@@ -6,7 +6,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
@@ -23,16 +24,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def _postgres_migrated() -> str:
+def _postgres_migrated() -> Iterator[str]:
+    """A database of this test run's own on the server CI gives (runs may overlap)."""
     assert POSTGRES_URL
-    database = Database(POSTGRES_URL)
-    try:
-        with database.write_engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        upgrade(database)
-    finally:
-        database.dispose()
-    return POSTGRES_URL
+    server = make_url(POSTGRES_URL)
+    name = f"{server.database}_{os.getpid()}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    database = Database(url)
+    upgrade(database)
+    database.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture

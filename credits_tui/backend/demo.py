@@ -11,20 +11,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from functools import lru_cache
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from credits_tui.api_client.models import BillingMode, Role, TransactionType, decimal_to_cents
+from credits_tui.api_client.models import BillingMode, ProcessTypePrice, Role, TransactionType, decimal_to_cents
 from credits_tui.backend.config import Settings
+from credits_tui.backend.db import search_index
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.schema import Account, Card, DailyTotal, LedgerTransaction, User
+from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User
 from credits_tui.backend.services.auth import hash_password
-from credits_tui.backend.services.ledger import search_words, utc_now
+from credits_tui.backend.services.ledger import DailyTotals, search_words, utc_now
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ADMIN = "admin@demo.example"
 DEMO_TRANSACTIONS = 2000
 _BATCH = 20_000
+_REBUILD_INDEXES_FROM = 50_000  # rows; below this, indexing as we go is cheaper
 
 
 @dataclass(frozen=True)
@@ -102,46 +106,52 @@ def seed_demo(database: Database, settings: Settings, *, transactions: int = DEM
 
 
 def _history(settings: Settings, people: list[Author], service: Author | None, count: int, rng: random.Random,
-             opening_cents: int) -> Iterator[tuple[dict, Author | None]]:
+             opening_cents: int) -> Iterator[dict]:
     """Plausible rows over the past 13 months, oldest first, keeping the balance positive."""
     now = utc_now()
     start = now - timedelta(days=395)
     step = (now - timedelta(minutes=5) - start) / max(count, 1)
     balance = 0
-    prices = [p for p in settings.prices]
-    prepaid = [p for p in prices if p.billing is BillingMode.prepaid]
+    prices = list(settings.prices)
+    usable = [p for p in prices if p.billing is BillingMode.prepaid] + [
+        p for p in prices if p.billing is BillingMode.invoice][:1]
+    unit_cents = {p.process_type: decimal_to_cents(p.unit_price) for p in prices}
+
+    @lru_cache(maxsize=4096)
+    def fixed_words(user: Author | None, kind: TransactionType, process: str | None, label: str | None,
+                    description: str) -> str:
+        return " ".join(search_words(user.name if user else None, user.email if user else None, kind.value,
+                                     process, label, description))
 
     def row(at: datetime, kind: TransactionType, amount: int, user: Author | None, description: str,
-            process=None, quantity=None, reference=None) -> tuple[dict, Author | None]:
+            process: ProcessTypePrice | None = None, quantity: int | None = None,
+            reference: str | None = None) -> dict:
         nonlocal balance
         balance += amount
-        return dict(created_at=at, transaction_type=kind.value, process_type=process.process_type if process else None,
+        process_type = process.process_type if process else None
+        words = fixed_words(user, kind, process_type, process.label if process else None, description)
+        return dict(created_at=at, transaction_type=kind.value, process_type=process_type,
                     user_id=user.id if user else None, quantity=quantity, amount_cents=amount,
                     balance_after_cents=balance, description=description, reference=reference,
-                    search_text=" ".join(search_words(user.name if user else None, user.email if user else None,
-                                                      kind.value, process.process_type if process else None,
-                                                      process.label if process else None, description,
-                                                      reference))), user
+                    search_text=" ".join([words, *search_words(reference)]))
 
     buyer = people[0] if people else None
     yield row(start, TransactionType.purchase if buyer else TransactionType.adjustment,
               opening_cents or 500_000, buyer, "Opening balance" if not buyer else "Purchase of 5000.00 credits",
               reference="ch_demo_opening")
-    for i in range(count - 1 if count else 0):
-        at = start + step * (i + 1) + timedelta(seconds=rng.randint(0, 59))
-        at = min(at, now - timedelta(minutes=1))
+    for i in range(count - 1):
+        at = min(start + step * (i + 1) + timedelta(seconds=rng.randint(0, 59)), now - timedelta(minutes=1))
         roll = rng.random()
         user = rng.choice(people) if people else None
-        if roll < 0.86 or balance < 20_000:
-            if balance < 20_000:
-                amount = rng.choice((100_000, 250_000))
-                yield row(at, TransactionType.auto_recharge, amount, None,
-                          f"Auto-recharge of {amount // 100}.00 credits", reference=f"ch_demo_{i}")
-                continue
-            process = rng.choice(prepaid + [p for p in prices if p.billing is BillingMode.invoice][:1])
+        if balance < 20_000:
+            amount = rng.choice((100_000, 250_000))
+            yield row(at, TransactionType.auto_recharge, amount, None,
+                      f"Auto-recharge of {amount // 100}.00 credits", reference=f"ch_demo_{i}")
+        elif roll < 0.86:
+            process = rng.choice(usable)
             quantity = rng.randint(1, 40)
-            amount = -quantity * decimal_to_cents(process.unit_price)
-            yield row(at, TransactionType.usage, amount, service if service and rng.random() < 0.3 else user,
+            yield row(at, TransactionType.usage, -quantity * unit_cents[process.process_type],
+                      service if service and rng.random() < 0.3 else user,
                       f"{process.label} × {quantity}", process, quantity, f"campaign-{rng.randint(1, 60)}")
         elif roll < 0.95:
             amount = rng.choice((2_500, 5_000, 10_000, 25_000, 50_000))
@@ -151,48 +161,48 @@ def _history(settings: Settings, people: list[Author], service: Author | None, c
             yield row(at, TransactionType.invoice_payment, rng.choice((1_250, 4_375)), None,
                       "Payment of transcription invoice", reference=f"inv_demo_{i}")
         elif roll < 0.99:
-            amount = rng.choice((125, 350, 1_000))
-            yield row(at, TransactionType.refund, amount, user, "Refund of a failed postcard batch",
-                      reference=f"refund-{i}")
+            yield row(at, TransactionType.refund, rng.choice((125, 350, 1_000)), user,
+                      "Refund of a failed postcard batch", reference=f"refund-{i}")
         else:
-            amount = rng.choice((500, -500, 2_000))
-            yield row(at, TransactionType.adjustment, amount, user, "Goodwill adjustment by Lead Liaison support")
+            yield row(at, TransactionType.adjustment, rng.choice((500, -500, 2_000)), user,
+                      "Goodwill adjustment by Lead Liaison support")
 
 
 def _bulk_history(database: Database, settings: Settings, account_id: int, people: list[Author],
                   service: Author | None, count: int, rng: random.Random, opening_cents: int = 0) -> None:
-    totals: dict[tuple, list[int]] = {}
+    """Insert the history in one transaction; a large load rebuilds the indexes once at the end."""
+    table = LedgerTransaction.__table__
+    totals = DailyTotals()
     batch: list[dict] = []
     last: dict | None = None
-
-    def flush() -> None:
-        with database.write() as session:
-            session.execute(insert(LedgerTransaction), batch)
-        batch.clear()
-
-    for values, user in _history(settings, people, service, max(count, 1), rng, opening_cents):
-        values["account_id"] = account_id
-        batch.append(values)
-        last = values
-        key = (values["created_at"].date(), values["transaction_type"], values["process_type"] or "",
-               values["user_id"] or 0)
-        bucket = totals.setdefault(key, [0, 0, 0])
-        amount = values["amount_cents"]
-        bucket[0] += 1
-        bucket[1] += max(amount, 0)
-        bucket[2] += max(-amount, 0)
-        if len(batch) >= _BATCH:
-            flush()
-    if batch:
-        flush()
-    assert last is not None
     with database.write() as session:
+        connection = session.connection()
+        bulk = count >= _REBUILD_INDEXES_FROM
+        if bulk:
+            for index in table.indexes:
+                index.drop(connection)
+            search_index.suspend(connection)
+        for values in _history(settings, people, service, max(count, 1), rng, opening_cents):
+            values["account_id"] = account_id
+            batch.append(values)
+            totals.add(account_id, values["created_at"], values["transaction_type"], values["process_type"],
+                       values["user_id"], values["amount_cents"])
+            if len(batch) >= _BATCH:
+                last = batch[-1]
+                connection.execute(table.insert(), batch)
+                batch.clear()
+        if batch:
+            last = batch[-1]
+            connection.execute(table.insert(), batch)
+        if bulk:
+            for index in table.indexes:
+                index.create(connection)
+            search_index.rebuild(connection)
+        assert last is not None
         account = session.get_one(Account, account_id)
         account.balance_cents = last["balance_after_cents"]
         account.last_transaction_at = last["created_at"]
-        session.execute(insert(DailyTotal), [
-            dict(account_id=account_id, day=k[0], transaction_type=k[1], process_type=k[2], user_id=k[3],
-                 count=v[0], added_cents=v[1], used_cents=v[2]) for k, v in totals.items()])
+        totals.write(session)
     analyze(database)
 
 

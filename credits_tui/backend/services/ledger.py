@@ -8,7 +8,7 @@ caller (``lock_account``). So the balance always equals the sum of the account's
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -74,37 +74,46 @@ def append(
     )
     session.add(row)
     session.flush()
-    add_to_daily_totals(session, [row])
+    totals = DailyTotals()
+    totals.add(account.id, created_at, row.transaction_type, process_type, row.user_id, amount_cents)
+    totals.write(session)
     return row
 
 
-def add_to_daily_totals(session: Session, rows: list[LedgerTransaction]) -> None:
-    """Fold ledger rows into the per-day aggregates (an upsert per day and kind)."""
-    buckets: dict[tuple, list[int]] = {}
-    for row in rows:
-        key = (row.account_id, row.created_at.date(), row.transaction_type,
-               row.process_type or "", row.user_id or 0)
-        bucket = buckets.setdefault(key, [0, 0, 0])
+class DailyTotals:
+    """Ledger rows folded into per-day aggregates, then upserted in one statement."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[int, date, str, str, int], list[int]] = {}
+
+    def add(self, account_id: int, created_at: datetime, transaction_type: str, process_type: str | None,
+            user_id: int | None, amount_cents: int) -> None:
+        key = (account_id, created_at.date(), transaction_type, process_type or "", user_id or 0)
+        bucket = self._buckets.setdefault(key, [0, 0, 0])
         bucket[0] += 1
-        bucket[1] += max(row.amount_cents, 0)
-        bucket[2] += max(-row.amount_cents, 0)
-    if not buckets:
-        return
-    values = [
-        dict(account_id=k[0], day=k[1], transaction_type=k[2], process_type=k[3], user_id=k[4],
-             count=v[0], added_cents=v[1], used_cents=v[2])
-        for k, v in buckets.items()
-    ]
-    insert = (sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert)(DailyTotal)
-    statement = insert.on_conflict_do_update(
-        index_elements=["account_id", "day", "transaction_type", "process_type", "user_id"],
-        set_={
-            "count": DailyTotal.count + insert.excluded.count,
-            "added_cents": DailyTotal.added_cents + insert.excluded.added_cents,
-            "used_cents": DailyTotal.used_cents + insert.excluded.used_cents,
-        },
-    )
-    session.execute(statement, values)
+        bucket[1] += max(amount_cents, 0)
+        bucket[2] += max(-amount_cents, 0)
+
+    def write(self, session: Session) -> None:
+        if not self._buckets:
+            return
+        values = [
+            dict(account_id=k[0], day=k[1], transaction_type=k[2], process_type=k[3], user_id=k[4],
+                 count=v[0], added_cents=v[1], used_cents=v[2])
+            for k, v in self._buckets.items()
+        ]
+        dialect = session.get_bind().dialect.name
+        insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(DailyTotal)
+        statement = insert.on_conflict_do_update(
+            index_elements=["account_id", "day", "transaction_type", "process_type", "user_id"],
+            set_={
+                "count": DailyTotal.count + insert.excluded.count,
+                "added_cents": DailyTotal.added_cents + insert.excluded.added_cents,
+                "used_cents": DailyTotal.used_cents + insert.excluded.used_cents,
+            },
+        )
+        session.execute(statement, values)
+        self._buckets.clear()
 
 
 def ledger_sum(session: Session, account_id: int) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 
-from sqlalchemy import ColumnElement, Select, and_, column, func, literal_column, or_, select, table, text
+from sqlalchemy import ColumnElement, Select, column, func, literal, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import (
@@ -33,6 +33,7 @@ from credits_tui.api_client.models import (
 )
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
+from credits_tui.backend.db.search_index import SQLITE_PREFIX_MAX
 from credits_tui.backend.db.schema import DailyTotal, LedgerTransaction, User
 from credits_tui.backend.errors import BadRequest, Unprocessable
 from credits_tui.backend.services.ledger import search_words
@@ -142,11 +143,19 @@ class TransactionService:
         return found
 
     def _id_bounds(self, session: Session, r: _Resolved) -> tuple[int, int] | None:
-        """The time window as an inclusive id range, or None when it holds no rows."""
+        """The time window as an inclusive id range (two index seeks), or None when it is empty."""
         T = LedgerTransaction
         in_account = T.account_id == r.account_id
-        low = session.scalar(select(func.min(T.id)).where(in_account, *([T.created_at >= r.since] if r.since else [])))
-        high = session.scalar(select(func.max(T.id)).where(in_account, *([T.created_at < r.until] if r.until else [])))
+        if r.since is None:
+            low = session.scalar(select(func.min(T.id)).where(in_account))
+        else:
+            low = session.scalar(select(T.id).where(in_account, T.created_at >= r.since)
+                                 .order_by(T.created_at, T.id).limit(1))
+        if r.until is None:
+            high = session.scalar(select(func.max(T.id)).where(in_account))
+        else:
+            high = session.scalar(select(T.id).where(in_account, T.created_at < r.until)
+                                  .order_by(T.created_at.desc(), T.id.desc()).limit(1))
         if low is None or high is None or low > high:
             return None
         return low, high
@@ -169,7 +178,9 @@ class TransactionService:
         if not r.words:
             return select(*columns).where(*conditions), T.id
         if self.db.is_sqlite:
-            match = " AND ".join(f'"{word}"*' for word in r.words)
+            match = " AND ".join(f'"{word[:SQLITE_PREFIX_MAX]}"*' for word in r.words)
+            conditions += [literal(" ").concat(T.search_text).like(f"% {word}%")
+                           for word in r.words if len(word) > SQLITE_PREFIX_MAX]
             # The FTS table drives the join, newest rowid first, so a page stops early.
             statement = (select(*columns).select_from(_fts.join(T, T.id == _fts.c.rowid))
                          .where(text("transactions_fts MATCH :match").bindparams(match=match),
@@ -177,7 +188,7 @@ class TransactionService:
             return statement, _fts.c.rowid
         query = " & ".join(f"{word}:*" for word in r.words)
         statement = select(*columns).where(
-            func.to_tsvector(literal_column("'simple'"), T.search_text).op("@@")(
+            literal_column("transactions.search_vector").op("@@")(
                 func.to_tsquery(literal_column("'simple'"), query)),
             *conditions)
         return statement, T.id

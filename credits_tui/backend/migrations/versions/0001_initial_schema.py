@@ -4,14 +4,13 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-27 11:52:32.488258
 
-The free-text index over transactions.search_text is dialect-specific: an external-content
-FTS5 table kept by an insert trigger on SQLite (the ledger is append-only), a GIN index on
-to_tsvector('simple', search_text) on PostgreSQL.
+The free-text index over transactions.search_text is dialect-specific: see db/search_index.py.
 """
 
 from alembic import op
 import sqlalchemy as sa
 
+from credits_tui.backend.db import search_index
 from credits_tui.backend.db.schema import UTCDateTime
 
 
@@ -149,7 +148,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_transactions_account_type', ['account_id', 'transaction_type', 'id'], unique=False)
         batch_op.create_index('ix_transactions_account_user', ['account_id', 'user_id', 'id'], unique=False)
 
-    _create_search_index()
+    search_index.create(op.get_bind())
 
     op.create_table('invoices',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -202,7 +201,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    _drop_search_index()
+    search_index.drop(op.get_bind())
     with op.batch_alter_table('invoice_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invoice_lines_invoice_id'))
 
@@ -239,29 +238,3 @@ def downgrade() -> None:
     op.drop_table('login_failures')
     op.drop_table('accounts')
 
-
-def _create_search_index() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            "CREATE VIRTUAL TABLE transactions_fts USING fts5("
-            "search_text, content='transactions', content_rowid='id', "
-            "tokenize='unicode61 remove_diacritics 2', prefix='2 3')"
-        )
-        op.execute(
-            "CREATE TRIGGER transactions_fts_insert AFTER INSERT ON transactions BEGIN "
-            "INSERT INTO transactions_fts(rowid, search_text) VALUES (new.id, new.search_text); "
-            "END"
-        )
-    else:
-        op.execute(
-            "CREATE INDEX ix_transactions_search ON transactions "
-            "USING gin (to_tsvector('simple', search_text))"
-        )
-
-
-def _drop_search_index() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS transactions_fts_insert")
-        op.execute("DROP TABLE IF EXISTS transactions_fts")
-    else:
-        op.execute("DROP INDEX IF EXISTS ix_transactions_search")

@@ -1,0 +1,145 @@
+"""Latency of every transaction-query shape over HTTP on a large account.
+
+Seeds Demo Co. with N transactions (once; the database file is kept for reruns), serves it
+with ``credits-tui serve`` on a loopback port, and prints p50/p95 per query shape.
+
+    python benchmarks/transactions_latency.py                       # 1,000,000 rows, SQLite
+    python benchmarks/transactions_latency.py --transactions 100000 --runs 30
+    python benchmarks/transactions_latency.py --database-url postgresql+psycopg://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+from credits_tui.backend.config import Settings
+from credits_tui.backend.db.engine import Database
+from credits_tui.backend.db.migrate import upgrade
+from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD, is_empty, seed_demo
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def seed(url: str, count: int) -> None:
+    database = Database(url)
+    upgrade(database)
+    if is_empty(database):
+        started = time.perf_counter()
+        seed_demo(database, Settings(database_url=url), transactions=count)
+        print(f"seeded {count:,} transactions in {time.perf_counter() - started:.1f} s")
+    else:
+        print("database already seeded: reusing it")
+    database.dispose()
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shapes(client: httpx.Client) -> dict[str, tuple[str, dict]]:
+    now = datetime.now(timezone.utc)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month_start = (month_start - timedelta(days=1)).replace(day=1)
+    last_30 = iso(now - timedelta(days=30))
+    deep = client.get("/credits/transactions", params={"limit": 500}).json()["next_cursor"]
+    for _ in range(19):  # 10,000 rows in
+        deep = client.get("/credits/transactions", params={"limit": 500, "cursor": deep}).json()["next_cursor"]
+    page = "/credits/transactions"
+    summary = "/credits/transactions/summary"
+    return {
+        "page: all time": (page, {}),
+        "page: 10,000 rows deep": (page, {"cursor": deep}),
+        "page: last 30 days": (page, {"since": last_30}),
+        "page: last month": (page, {"since": iso(last_month_start), "until": iso(month_start)}),
+        "page: type=purchase": (page, {"transaction_type": "purchase"}),
+        "page: type=refund,adjustment": (page, {"transaction_type": ["refund", "adjustment"]}),
+        "page: process=postcard, last month": (page, {"process_type": "postcard", "since": iso(last_month_start),
+                                                      "until": iso(month_start)}),
+        "page: user=email": (page, {"user": "support@demo.example"}),
+        "page: type+process+user, 90 days": (page, {"transaction_type": "usage", "process_type": "smart_match",
+                                                    "user": DEMO_ADMIN, "since": iso(now - timedelta(days=90))}),
+        "page: q=postcard (common)": (page, {"q": "postcard"}),
+        "page: q=refund-12345 (rare)": (page, {"q": "refund 12345"}),
+        "page: q=sam support, type=usage": (page, {"q": "sam support", "transaction_type": "usage"}),
+        "page: q=nothing-matches": (page, {"q": "zzzzqqq"}),
+        "summary: all time": (summary, {}),
+        "summary: last 30 days (partial days)": (summary, {"since": last_30}),
+        "summary: this year, process=postcard": (summary, {"process_type": "postcard",
+                                                           "since": iso(now.replace(month=1, day=1, hour=0,
+                                                                                    minute=0, second=0))}),
+        "summary: user, 90 days": (summary, {"user": "support@demo.example", "since": iso(now - timedelta(days=90))}),
+        "summary: q=goodwill": (summary, {"q": "goodwill"}),
+    }
+
+
+def measure(client: httpx.Client, path: str, params: dict, runs: int) -> list[float]:
+    for _ in range(3):  # warm caches
+        client.get(path, params=params).raise_for_status()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        client.get(path, params=params).raise_for_status()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--database-url", help="default: a SQLite file under the temp dir, kept for reruns")
+    args = parser.parse_args()
+    url = args.database_url or (
+        f"sqlite:///{Path(tempfile.gettempdir()) / f'credits-bench-{args.transactions}.db'}")
+    seed(url, args.transactions)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "credits_tui.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "CREDITS_DATABASE_URL": url},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                token = httpx.post(f"{base}/auth/tokens", json={"email": DEMO_ADMIN, "password": DEMO_PASSWORD})
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {token.json()['token']}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            print(f"\n{args.transactions:,} transactions, {args.runs} runs each, limit 100, over HTTP on loopback")
+            print(f"{'shape':44} {'p50 ms':>8} {'p95 ms':>8}")
+            worst = 0.0
+            for name, (path, params) in shapes(client).items():
+                timings = sorted(measure(client, path, params, args.runs))
+                p50 = statistics.median(timings)
+                p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
+                worst = max(worst, p95)
+                print(f"{name:44} {p50:8.1f} {p95:8.1f}")
+            print(f"{'worst p95':44} {'':8} {worst:8.1f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The free-text index over ``transactions.search_text``, which differs by dialect.
+
+SQLite: an external-content FTS5 table filled by an insert trigger (the ledger is
+append-only, so inserts are the only change to follow). PostgreSQL: a generated
+``search_vector`` column (``to_tsvector('simple', search_text)``) with a GIN index. The migration creates it; a bulk load drops it and
+builds it once at the end, which is much faster than row by row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+# FTS5 streams a prefix query newest-first only when an index of that prefix length exists;
+# otherwise it merges every matching term's rows first (8 ms instead of 0.2 ms for a common
+# word in a million rows). Queries therefore use at most SQLITE_PREFIX_MAX characters of a
+# word and check longer words against the row (see services/transactions.py).
+SQLITE_PREFIX_MAX = 8
+_SQLITE_TABLE = (
+    "CREATE VIRTUAL TABLE transactions_fts USING fts5("
+    "search_text, content='transactions', content_rowid='id', "
+    "tokenize='unicode61 remove_diacritics 2', "
+    f"prefix='{' '.join(str(n) for n in range(1, SQLITE_PREFIX_MAX + 1))}')"
+)
+_SQLITE_TRIGGER = (
+    "CREATE TRIGGER transactions_fts_insert AFTER INSERT ON transactions BEGIN "
+    "INSERT INTO transactions_fts(rowid, search_text) VALUES (new.id, new.search_text); END"
+)
+# A stored tsvector: a query that walks the id index newest-first checks each row's vector
+# instead of computing to_tsvector again (30 µs a row), and the GIN index serves rare words.
+_POSTGRES_COLUMN = (
+    "ALTER TABLE transactions ADD COLUMN search_vector tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED"
+)
+_POSTGRES_INDEX = "CREATE INDEX ix_transactions_search ON transactions USING gin (search_vector)"
+
+
+def create(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_SQLITE_TABLE)
+        connection.exec_driver_sql(_SQLITE_TRIGGER)
+    else:
+        connection.exec_driver_sql(_POSTGRES_COLUMN)
+        connection.exec_driver_sql(_POSTGRES_INDEX)
+
+
+def drop(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("DROP TRIGGER IF EXISTS transactions_fts_insert")
+        connection.exec_driver_sql("DROP TABLE IF EXISTS transactions_fts")
+    else:
+        connection.exec_driver_sql("DROP INDEX IF EXISTS ix_transactions_search")
+        connection.exec_driver_sql("ALTER TABLE transactions DROP COLUMN IF EXISTS search_vector")
+
+
+def suspend(connection: Connection) -> None:
+    """Stop indexing new rows until ``rebuild`` (for a bulk load in one transaction)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("DROP TRIGGER transactions_fts_insert")
+    else:
+        connection.exec_driver_sql("DROP INDEX ix_transactions_search")
+
+
+def rebuild(connection: Connection) -> None:
+    """Index every row again and resume indexing inserts."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("INSERT INTO transactions_fts(transactions_fts) VALUES ('rebuild')")
+        connection.exec_driver_sql(_SQLITE_TRIGGER)
+    else:
+        connection.exec_driver_sql(_POSTGRES_INDEX)
