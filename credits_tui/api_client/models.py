@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -102,10 +103,30 @@ def _at_least_minimum_purchase(value: Decimal) -> Decimal:
 PurchaseAmount = Annotated[Money, AfterValidator(_at_least_minimum_purchase)]
 
 
+def _iso_8601_only(value: Any) -> Any:
+    """Refuse numbers as times: "until=6" is a typo, not 6 seconds after 1970."""
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+        raise PydanticCustomError("invalid_datetime",
+                                  "Give a date or time in ISO 8601, such as 2026-10-01 or 2026-10-01T09:30:00Z.")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
+"""A point in time given as ISO 8601 (a date alone means its midnight); without a zone, UTC."""
+
+
 class WireModel(BaseModel):
-    """Base of every wire model: unknown fields are refused, strings are trimmed."""
+    """Base of every wire model: unknown fields are refused, strings are trimmed and may not
+    hold a NUL character (PostgreSQL cannot store one; no name, address or email has one)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("string_has_nul", "Text may not contain a NUL character")
+        return value
 
 
 class ResponseModel(BaseModel):
@@ -356,3 +377,25 @@ class UsageResult(ResponseModel):
     amount: Money = Field(description="credits used, non-negative")
     transaction: Transaction | None = Field(description="null when the free quota covered it all")
     purchase_credits: Money
+
+
+class TransactionQuery(WireModel):
+    """The filters of the transaction endpoints (list, summary, CSV), as a client sends them."""
+
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
+    transaction_type: list[TransactionType] = Field(default_factory=list)
+    process_type: list[str] = Field(default_factory=list)
+    user: str | None = Field(default=None, min_length=1, max_length=254)
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+
+    def to_params(self) -> list[tuple[str, str]]:
+        params: list[tuple[str, str]] = []
+        for name in ("since", "until"):
+            moment: datetime | None = getattr(self, name)
+            if moment is not None:
+                params.append((name, moment.isoformat()))
+        params += [("transaction_type", t.value) for t in self.transaction_type]
+        params += [("process_type", p) for p in self.process_type]
+        params += [(name, value) for name in ("user", "q") if (value := getattr(self, name))]
+        return params

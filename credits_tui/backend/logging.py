@@ -19,12 +19,21 @@ def redact(text: str) -> str:
     return text
 
 
+def _redact_value(value: object) -> object:
+    return redact(value) if isinstance(value, str) else value
+
+
 class RedactingFilter(logging.Filter):
+    """Masks the message and each argument, keeping the record's shape (uvicorn's access
+    formatter unpacks ``record.args``)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_value(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _redact_value(arg) for key, arg in record.args.items()}
         return True
 
 

@@ -149,3 +149,107 @@ def live_server(seeded: Database, settings: Settings) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=10)
     assert_ledger_invariant(seeded)
+
+
+# --- one seeded app per test module ---------------------------------------------------------
+
+import contextlib  # noqa: E402
+from dataclasses import field  # noqa: E402
+
+
+@dataclass
+class ModuleApi(Api):
+    """An ``Api`` shared by the tests of one module, with signed-in clients kept for reuse."""
+
+    signed_in: dict = field(default_factory=dict)
+
+    def signed(self, email: str) -> _Signed:
+        """A client signed in as ``email``, signed in once per module (do not revoke its token)."""
+        if email not in self.signed_in:
+            self.signed_in[email] = self.as_user(email)
+        return self.signed_in[email]
+
+
+class _ModuleApis:
+    """The seeded apps of the session, one per test module and database kind, made when first
+    asked for and closed at the end of the session.
+
+    Session-wide rather than module-scoped because pytest interleaves the items of modules
+    (it groups them by the session-scoped ``database_kind``), which would tear a module-scoped
+    app down and seed it again many times. On PostgreSQL each app lives in a schema of its
+    own, so the per-test ``TRUNCATE`` done by ``database_url`` never touches it.
+    """
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, password_hash: str) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.password_hash = password_hash
+        self.apis: dict[tuple[str, str], ModuleApi] = {}
+        self.stack = contextlib.ExitStack()
+
+    def get(self, module: str, kind: str, postgres_url: str | None) -> ModuleApi:
+        if (module, kind) not in self.apis:
+            self.apis[module, kind] = self._create(module, kind, postgres_url)
+        return self.apis[module, kind]
+
+    def _create(self, module: str, kind: str, postgres_url: str | None) -> ModuleApi:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.pool import NullPool
+
+        from credits_tui.backend.db.migrate import upgrade
+
+        if kind == "sqlite":
+            url = f"sqlite:///{self.tmp_path_factory.mktemp('module_api') / 'credits.db'}"
+        else:
+            assert postgres_url
+            schema = "m_" + "".join(c if c.isalnum() else "_" for c in module)[:50]
+            engine = create_engine(postgres_url, poolclass=NullPool)  # no idle connection to go stale
+            drop = text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            with engine.begin() as connection:
+                connection.execute(drop)
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+            def drop_schema() -> None:
+                with engine.begin() as connection:
+                    connection.execute(drop)
+                engine.dispose()
+
+            self.stack.callback(drop_schema)
+            url = (make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+                   .render_as_string(hide_password=False))
+        database = Database(url)
+        self.stack.callback(database.dispose)
+        self.stack.callback(assert_ledger_invariant, database)  # runs before dispose
+        upgrade(database)
+        settings = Settings(database_url=url)
+        seed_demo(database, settings, transactions=200, password_hash=self.password_hash)
+        client = self.stack.enter_context(
+            TestClient(create_app(settings, database=database), raise_server_exceptions=False))
+        return ModuleApi(client=client, database=database)
+
+
+@pytest.fixture(scope="session")
+def cheap_demo_password_hash() -> str:
+    """An Argon2id hash of the demo password with the lowest cost: verifying it takes about a
+    millisecond instead of ~100 ms, so tables of requests can sign in many times."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def _module_apis(tmp_path_factory: pytest.TempPathFactory, cheap_demo_password_hash: str) -> Iterator[_ModuleApis]:
+    apis = _ModuleApis(tmp_path_factory, cheap_demo_password_hash)
+    with apis.stack:
+        yield apis
+
+
+@pytest.fixture
+def module_api(_module_apis: _ModuleApis, database_kind: str, request: pytest.FixtureRequest) -> ModuleApi:
+    """Like ``api``, but seeded once per test module (and database kind): for tests that read,
+    or that compare the state before and after themselves. Much cheaper than ``api`` for long
+    parametrized tables. The demo users' password hash is a low-cost Argon2id one, so signing
+    in is quick. The ledger invariant is checked at the end of the session.
+    """
+    postgres_url = request.getfixturevalue("_postgres_migrated") if database_kind == "postgresql" else None
+    return _module_apis.get(request.module.__name__, database_kind, postgres_url)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -15,6 +14,7 @@ from credits_tui.api_client.models import (
     CardSummary,
     ErrorEnvelope,
     InvoiceList,
+    IsoDateTime,
     Me,
     PriceCatalog,
     PurchaseRequest,
@@ -124,8 +124,8 @@ def usage(body: UsageRequest, principal: UsageRecorder, svc: ServicesDep) -> Usa
 
 
 def transaction_filter(
-    since: Annotated[datetime | None, Query(description="ISO 8601; without a zone, UTC")] = None,
-    until: Annotated[datetime | None, Query(description="exclusive end, ISO 8601")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="ISO 8601; without a zone, UTC")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="exclusive end, ISO 8601")] = None,
     transaction_type: Annotated[list[TransactionType], Query(max_length=6)] = [],  # noqa: B006
     process_type: Annotated[list[Annotated[str, Query(max_length=64)]], Query(max_length=20)] = [],  # noqa: B006
     user: Annotated[str | None, Query(min_length=1, max_length=254, description="user id or email")] = None,

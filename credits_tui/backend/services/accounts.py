@@ -45,7 +45,7 @@ class AccountService:
             used = dict(session.execute(
                 select(QuotaUsage.process_type, QuotaUsage.used).where(
                     QuotaUsage.account_id == account_id, QuotaUsage.period == month_period(now))
-            ).tuples().all())
+            ).all())
         quotas = [
             FreeQuota(process_type=price.process_type, used=min(used.get(price.process_type, 0), price.free_quota),
                       limit=price.free_quota, resets_at=next_month_start(now))

@@ -145,7 +145,7 @@ class InvoicingService:
             .where(T.account_id == invoice.account_id, T.transaction_type == TransactionType.usage.value,
                    T.process_type.in_(postpaid), T.created_at >= start, T.created_at < end)
             .group_by(T.process_type).order_by(T.process_type)
-        ).tuples().all()
+        ).all()
         lines = [InvoiceLine(invoice_id=invoice.id, process_type=process_type,
                              description=postpaid[process_type].label, quantity=int(quantity),
                              amount_cents=-int(used))

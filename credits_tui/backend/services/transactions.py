@@ -97,10 +97,18 @@ class _Resolved:
     words: list[str] = field(default_factory=list)
 
 
-def _as_utc(moment: datetime | None) -> datetime | None:
+# The latest ``since`` whose next midnight (the summary's first whole day) a datetime can hold.
+_LAST_DAY = datetime(9999, 12, 31, tzinfo=timezone.utc)
+
+
+def _as_utc(moment: datetime | None, name: str) -> datetime | None:
     if moment is None:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    try:
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the first datetime in UTC
+        raise Unprocessable(f"invalid_{name}", f"{name}: this time is outside the supported range.",
+                            name) from None
 
 
 class TransactionService:
@@ -111,7 +119,9 @@ class TransactionService:
     # --- resolving ----------------------------------------------------------------------
 
     def _resolve(self, session: Session, account_id: int, filters: TransactionFilter) -> _Resolved:
-        since, until = _as_utc(filters.since), _as_utc(filters.until)
+        since, until = _as_utc(filters.since, "since"), _as_utc(filters.until, "until")
+        if since and since > _LAST_DAY:
+            raise Unprocessable("invalid_since", "since: this time is outside the supported range.", "since")
         if since and until and since >= until:
             raise Unprocessable("invalid_time_range", "The start of the time frame must be before its end.",
                                 "since")
@@ -134,8 +144,10 @@ class TransactionService:
 
     @staticmethod
     def _resolve_user(session: Session, account_id: int, user: str) -> int:
+        if "\x00" in user:  # no email holds one, and PostgreSQL refuses it in a query
+            raise Unprocessable("unknown_user", "No user of this account has that id or email.", "user")
         lookup = User.email == user.strip().lower()
-        if user.isdigit() and len(user) < 19:
+        if user.isascii() and user.isdigit() and len(user) < 19:  # not "²": int() refuses it
             lookup = User.id == int(user)
         found = session.scalar(select(User.id).where(lookup, User.account_id == account_id))
         if found is None:
@@ -197,7 +209,7 @@ class TransactionService:
 
     def page(self, account_id: int, filters: TransactionFilter, *, limit: int,
              cursor: str | None) -> TransactionPage:
-        before = decode_cursor(cursor) if cursor else None
+        before = decode_cursor(cursor) if cursor is not None else None  # "" is not a cursor either
         with self.db.read() as session:
             r = self._resolve(session, account_id, filters)
             bounds = self._id_bounds(session, r)
@@ -225,7 +237,7 @@ class TransactionService:
         T = LedgerTransaction
         result = session.execute(
             select(T, User).outerjoin(User, User.id == T.user_id).where(T.id.in_(ids)).order_by(T.id.desc())
-        ).tuples().all()
+        ).all()
         return list(result)
 
     def iterate(self, account_id: int, filters: TransactionFilter,
