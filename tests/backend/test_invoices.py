@@ -363,3 +363,20 @@ def test_months_closed_out_of_order_are_not_charged_twice(api, fresh, invoicing)
     assert amounts_by_period(fresh.client) == {period_of(LAST_MONTH): ("15.00", "paid")}
     assert total_paid(fresh.client) == Decimal("15.00")
     assert balance(fresh.client) == Decimal("0.00")
+
+
+def test_closing_a_month_retries_earlier_failed_invoices(api, fresh, invoicing):
+    """An operator who only ever runs the default close (last month) still collects an older declined invoice."""
+    two_negative_months(api, fresh)
+    assert fresh.client.put("/billing/card", json={**CARD, "number": "4000000000000002"}).status_code == 200
+    assert [r.status.value for r in invoicing.close_month(period_of(TWO_MONTHS_AGO))] == ["payment_failed"]
+    assert fresh.client.put("/billing/card", json={**CARD, "number": "4242424242424242"}).status_code == 200
+
+    results = invoicing.close_month(period_of(LAST_MONTH))
+
+    assert [(r.period, r.amount_cents, r.status.value) for r in results] == [
+        (period_of(TWO_MONTHS_AGO), 1000, "paid"), (period_of(LAST_MONTH), 500, "paid")]
+    assert amounts_by_period(fresh.client) == {period_of(TWO_MONTHS_AGO): ("10.00", "paid"),
+                                               period_of(LAST_MONTH): ("5.00", "paid")}
+    assert total_paid(fresh.client) == Decimal("15.00")
+    assert balance(fresh.client) == Decimal("0.00")

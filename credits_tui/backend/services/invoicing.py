@@ -5,7 +5,7 @@ one invoice for the shortfall (one per account and month, whatever how often clo
 Its lines are the month's post-paid usage per process type, plus the part the prepaid
 balance covered, or the unpaid rest of an earlier month. A successful charge appends an
 ``invoice_payment`` that brings the balance back; a declined one leaves the invoice
-``payment_failed``, and the next close of the same month tries it again.
+``payment_failed``, and every later close tries it again.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def previous_period(now: datetime) -> str:
 
 @dataclass(frozen=True)
 class CloseResult:
+    period: str
     account_id: int
     account_name: str
     amount_cents: int
@@ -62,7 +63,12 @@ class InvoicingService:
             raise ValueError(f"{period} has not ended yet")
         with self.db.read() as session:
             account_ids = session.scalars(select(Account.id).order_by(Account.id)).all()
-        results = [self._close_account(account_id, period, start, end) for account_id in account_ids]
+            # Invoices of earlier months whose charge failed are tried again on every close.
+            unpaid = session.execute(select(Invoice.account_id, Invoice.period).where(
+                Invoice.status == InvoiceStatus.payment_failed.value, Invoice.period < period,
+            ).order_by(Invoice.period, Invoice.account_id)).all()
+        results = [self._close_account(account_id, earlier, *period_bounds(earlier)) for account_id, earlier in unpaid]
+        results += [self._close_account(account_id, period, start, end) for account_id in account_ids]
         return [r for r in results if r is not None]
 
     def _close_account(self, account_id: int, period: str, start: datetime, end: datetime) -> CloseResult | None:
@@ -105,13 +111,13 @@ class InvoicingService:
             invoice.card_last4 = last4
             if failure:
                 invoice.status, invoice.failure_message = InvoiceStatus.payment_failed.value, failure
-                return CloseResult(account_id, name, amount, InvoiceStatus.payment_failed, failure)
+                return CloseResult(period, account_id, name, amount, InvoiceStatus.payment_failed, failure)
             row = ledger.append(session, account, transaction_type=TransactionType.invoice_payment,
                                 amount_cents=amount, description=f"Payment of the {period} transcription invoice",
                                 reference=charge_id)
             invoice.status, invoice.failure_message = InvoiceStatus.paid.value, None
             invoice.gateway_charge_id, invoice.transaction_id, invoice.paid_at = charge_id, row.id, row.created_at
-        return CloseResult(account_id, name, amount, InvoiceStatus.paid,
+        return CloseResult(period, account_id, name, amount, InvoiceStatus.paid,
                            f"charged {format_money(cents_to_decimal(amount))} to the card ending {last4}")
 
     @staticmethod
