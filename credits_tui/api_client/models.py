@@ -130,9 +130,12 @@ class WireModel(BaseModel):
 
 
 class ResponseModel(BaseModel):
-    """Base of responses: tolerant of fields a newer server adds."""
+    """Base of responses: tolerant of fields a newer server adds.
 
-    model_config = ConfigDict(extra="ignore")
+    Built on first use, not at import: a quick CLI command reads only one or two of them.
+    """
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 # --- enums ------------------------------------------------------------------------------
@@ -232,7 +235,7 @@ class CardInput(WireModel):
     """A new card. The number and CVC go to the gateway and are never stored."""
 
     cardholder_name: str = Field(min_length=1, max_length=200)
-    number: str = Field(min_length=12, max_length=23)
+    number: str = Field(max_length=40, description="12 to 19 digits; spaces and dashes allowed")
     exp_month: int = Field(ge=1, le=12)
     exp_year: int = Field(ge=2000, le=2100)
     cvc: str = Field(min_length=3, max_length=4, pattern=r"^[0-9]{3,4}$")
@@ -365,7 +368,7 @@ class PurchaseResult(ResponseModel):
 
 class UsageRequest(WireModel):
     process_type: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=100_000)
+    quantity: int = Field(ge=1, le=100_000, strict=True)  # strict: true or "5" is not a quantity
     reference: str | None = Field(default=None, max_length=200)
 
 
@@ -399,3 +402,4 @@ class TransactionQuery(WireModel):
         params += [("process_type", p) for p in self.process_type]
         params += [(name, value) for name in ("user", "q") if (value := getattr(self, name))]
         return params
+

@@ -24,6 +24,10 @@ class BadRequest(ServiceError):
 class Unauthorized(ServiceError):
     status = 401
 
+    def __init__(self, code: str, message: str, field: str | None = None, *,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(code, message, field, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
+
 
 class PaymentRequired(ServiceError):
     status = 402

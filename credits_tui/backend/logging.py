@@ -10,6 +10,7 @@ _SECRETS = [
     (re.compile(r"(?i)(bearer\s+)\S+"), r"\1[redacted]"),
     (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), "[card number redacted]"),
     (re.compile(r'(?i)("?password"?\s*[:=]\s*)"[^"]*"'), r'\1"[redacted]"'),
+    (re.compile(r"(?i)(password=)[^&\s\"]*"), r"\1[redacted]"),
 ]
 
 

@@ -154,6 +154,7 @@ def live_server(seeded: Database, settings: Settings) -> Iterator[str]:
 # --- one seeded app per test module ---------------------------------------------------------
 
 import contextlib  # noqa: E402
+import os  # noqa: E402
 from dataclasses import field  # noqa: E402
 
 
@@ -238,7 +239,11 @@ def cheap_demo_password_hash() -> str:
 
 
 @pytest.fixture(scope="session")
-def _module_apis(tmp_path_factory: pytest.TempPathFactory, cheap_demo_password_hash: str) -> Iterator[_ModuleApis]:
+def _module_apis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                 cheap_demo_password_hash: str) -> Iterator[_ModuleApis]:
+    if os.environ.get("CREDITS_TEST_POSTGRES_URL"):
+        # Set up first, so the run's PostgreSQL database outlives the apps kept in it.
+        request.getfixturevalue("_postgres_migrated")
     apis = _ModuleApis(tmp_path_factory, cheap_demo_password_hash)
     with apis.stack:
         yield apis

@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, thin routes, dependencies, the error envelope."""

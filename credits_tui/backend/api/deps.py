@@ -41,8 +41,7 @@ def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("authentication_required", "Sign in first: send 'Authorization: Bearer <token>'.",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized("authentication_required", "Sign in first: send 'Authorization: Bearer <token>'.")
     # Authentication is blocking database work: FastAPI runs sync dependencies in a thread.
     return svc.auth.authenticate(credentials.credentials)
 
