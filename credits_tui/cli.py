@@ -1,26 +1,175 @@
 """The ``credits-tui`` command line (click).
 
-Every command imports what it needs when it runs, so a quick command never pays for the
-server stack (FastAPI, SQLAlchemy) or the TUI.
+Every command imports what it needs when it runs, so a quick command such as
+``balance --json`` never pays for the server stack (FastAPI, SQLAlchemy) or the TUI.
+Exit codes: 0 ok, 1 an error from the server or the network, 2 a usage error. Messages go
+to stderr as one line; no traceback reaches the user.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import sys
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from credits_tui import __version__
 
+if TYPE_CHECKING:
+    from credits_tui.api_client.client import CreditsClient
+    from credits_tui.auth.session import Credentials
+    from credits_tui.auth.tokens import TokenStore
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+T = TypeVar("T")
+
+
+class Context:
+    """What every client command shares: the profile name and the token store."""
+
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+        self._store: TokenStore | None = None
+
+    @property
+    def store(self) -> TokenStore:
+        if self._store is None:
+            from credits_tui.auth.tokens import TokenStore
+
+            self._store = TokenStore()
+        return self._store
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="credits-tui")
-def main() -> None:
-    """Manage Lead Liaison Purchase Credits from the terminal."""
+@click.option("--profile", default="default", show_default=True, envvar="CREDITS_TUI_PROFILE",
+              help="Which saved sign-in to use.")
+@click.pass_context
+def main(ctx: click.Context, profile: str) -> None:
+    """Manage Lead Liaison Purchase Credits from the terminal.
+
+    Without a command, opens the app for the saved profile (signing in if needed).
+    """
+    ctx.obj = Context(profile)
+    if ctx.invoked_subcommand is None:
+        open_app(ctx.obj)
 
 
-def _open_database(database_url: str | None):
+def open_app(ctx: Context) -> None:
+    from credits_tui.api_client import errors
+    from credits_tui.app import Connection, CreditsApp
+    from credits_tui.auth.profiles import ConfigError, load_config
+    from credits_tui.auth.session import NotSignedIn, credentials, resolve_server
+
+    try:
+        config = load_config()
+        profile = config.profiles.get(ctx.profile)
+        try:
+            creds = credentials(ctx.store, profile_name=ctx.profile, config=config)
+            connection = Connection(creds.server, creds.email, creds.token, remember_token=not creds.from_environment)
+        except NotSignedIn:
+            connection = Connection(resolve_server(None, profile), profile.email if profile else None)
+    except (ConfigError, errors.ValidationError) as problem:
+        fail(str(problem), 2)
+    CreditsApp(connection, store=ctx.store, profile=ctx.profile).run()
+
+
+@main.command()
+@click.option("--transactions", "count", type=click.IntRange(1, 1_000_000), default=2000, show_default=True,
+              help="How many transactions the demo account gets.")
+def demo(count: int) -> None:
+    """The whole tour: a seeded backend on a free loopback port, signed in as the demo admin."""
+    import tempfile
+    from pathlib import Path
+
+    from credits_tui.api_client import errors
+    from credits_tui.api_client.client import CreditsClient
+    from credits_tui.app import Connection, CreditsApp
+    from credits_tui.auth.tokens import TokenStore
+    from credits_tui.backend.config import Settings
+    from credits_tui.backend.db.engine import Database
+    from credits_tui.backend.db.migrate import upgrade
+    from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD, seed_demo
+    from credits_tui.embedded import EmbeddedServer
+
+    with tempfile.TemporaryDirectory(prefix="credits-tui-demo-") as folder:
+        settings = Settings(database_url=f"sqlite:///{Path(folder) / 'demo.db'}")
+        database = Database(settings.database_url)
+        click.echo("Preparing the demo account...", err=True)
+        upgrade(database)
+        seed_demo(database, settings, transactions=count)
+        server = EmbeddedServer(database, settings)
+        server.start()
+        try:
+            async def sign_in() -> str:
+                async with CreditsClient(server.url) as client:
+                    return (await client.sign_in(DEMO_ADMIN, DEMO_PASSWORD)).token
+
+            try:
+                token = asyncio.run(sign_in())
+            except errors.ApiError as problem:
+                fail(f"The demo server did not let the demo admin in: {problem.message}")
+            # The demo's token lives in memory only: nothing to keep once the demo ends.
+            app = CreditsApp(Connection(server.url, DEMO_ADMIN, token, remember_token=False), store=TokenStore())
+            app.run()
+        finally:
+            server.stop()
+            database.dispose()
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"credits-tui: {message}", err=True)
+    sys.exit(code)
+
+
+def run_client_command(ctx: Context, server: str | None,
+                       action: Callable[[CreditsClient], Coroutine[Any, Any, T]]) -> T:
+    """Run ``action`` with a signed-in client; map every failure to one line and an exit code."""
+    from credits_tui.api_client import errors
+    from credits_tui.api_client.client import CreditsClient
+    from credits_tui.auth.profiles import ConfigError
+    from credits_tui.auth.session import NotSignedIn, credentials
+
+    try:
+        creds = credentials(ctx.store, server=server, profile_name=ctx.profile)
+    except (NotSignedIn, ConfigError) as problem:
+        fail(str(problem), 2)
+    except errors.ValidationError as problem:
+        fail(problem.message, 2)
+
+    async def call() -> T:
+        async with CreditsClient(creds.server, creds.token) as client:
+            return await action(client)
+
+    try:
+        return asyncio.run(call())
+    except errors.AuthenticationError as problem:
+        forget_rejected_token(ctx, creds)
+        if creds.from_environment:
+            fail("The server refused the token in CREDITS_TUI_TOKEN (expired, revoked or mistyped).")
+        state = "has expired" if problem.code == "token_expired" else "is no longer valid"
+        fail(f"Your sign-in {state}: run 'credits-tui login' to sign in again.")
+    except errors.ApiError as problem:
+        fail(problem.message)
+    except KeyboardInterrupt:
+        fail("Interrupted.", 130)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def forget_rejected_token(ctx: Context, creds: Credentials) -> None:
+    """A 401 on a stored token: delete it, so the next run asks to sign in."""
+    if not creds.from_environment and creds.email:
+        ctx.store.delete(creds.server, creds.email)
+
+
+server_option = click.option("--server", envvar="CREDITS_TUI_SERVER", show_envvar=True, metavar="URL",
+                             help="The server (default: the profile's).")
+
+
+def _open_database(database_url: str | None) -> tuple[Any, Any]:
     """Settings and a migrated database, or a one-line error (exit 1) if it cannot be reached."""
     from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -46,6 +195,244 @@ database_url_option = click.option(
     "--database-url", envvar="CREDITS_DATABASE_URL", show_envvar=True,
     help="sqlite:///path/to/file.db or postgresql+psycopg://user@host/db "
          "(default: a SQLite file in the user data directory).")
+
+
+@main.command()
+@server_option
+@click.option("--email", help="Your email (asked for if missing).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_obj
+def login(ctx: Context, server: str | None, email: str | None, password_stdin: bool) -> None:
+    """Sign in and keep the token in the OS keyring."""
+    from credits_tui.api_client import errors
+    from credits_tui.api_client.client import CreditsClient, normalise_server
+    from credits_tui.auth.profiles import ConfigError, load_config
+    from credits_tui.auth.session import remember, resolve_server
+
+    try:
+        config = load_config()
+    except ConfigError as problem:
+        fail(str(problem), 2)
+    profile = config.profiles.get(ctx.profile)
+    server = resolve_server(server, profile)
+    if not server:
+        raise click.UsageError("Give the server to sign in to with --server URL.")
+    try:
+        server = normalise_server(server)
+    except errors.ValidationError as problem:
+        raise click.BadParameter(problem.message, param_hint="--server") from None
+    email = email or (profile.email if profile and profile.server == server else None)
+    if not email:
+        email = click.prompt("Email", err=True)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.UsageError("--password-stdin was given but standard input held no password.")
+    elif sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, err=True)
+    else:
+        raise click.UsageError("No terminal to ask for the password: pipe it in with --password-stdin.")
+
+    async def sign_in() -> tuple[str, str]:
+        async with CreditsClient(server) as client:
+            answer = await client.sign_in(email, password)
+            if not ctx.store.set(server, answer.user.email, answer.token):
+                await client.sign_out()  # a token nobody can keep is revoked at once
+                raise errors.ApiError(
+                    "Signed in, but no usable OS keyring can keep the sign-in. Install and unlock a "
+                    "Secret Service keyring, or give scripts a token in CREDITS_TUI_TOKEN.")
+            return answer.user.email, answer.user.name
+
+    try:
+        signed_email, name = asyncio.run(sign_in())
+    except errors.ApiError as problem:
+        fail(problem.message)
+    remember(config, ctx.profile, server, signed_email)
+    click.echo(f"Signed in to {server} as {name} <{signed_email}>.", err=True)
+
+
+@main.command()
+@click.pass_obj
+def logout(ctx: Context) -> None:
+    """Revoke the token on the server and delete it from the keyring."""
+    from credits_tui.api_client import errors
+    from credits_tui.api_client.client import CreditsClient
+    from credits_tui.auth.profiles import ConfigError, load_config
+
+    try:
+        profile = load_config().profiles.get(ctx.profile)
+    except ConfigError as problem:
+        fail(str(problem), 2)
+    if profile is None:
+        fail("Not signed in.", 2)
+    token = ctx.store.get(profile.server, profile.email)
+    if token is None:
+        click.echo(f"Not signed in to {profile.server}.", err=True)
+        return
+
+    async def revoke() -> None:
+        async with CreditsClient(profile.server, token) as client:
+            await client.sign_out()
+
+    problem = None
+    try:
+        asyncio.run(revoke())
+    except errors.ApiError as error:
+        problem = error
+    ctx.store.delete(profile.server, profile.email)  # forget it locally even if the server is away
+    if problem is not None:
+        fail(f"Signed out here, but the server could not revoke the token: {problem.message}")
+    click.echo(f"Signed out of {profile.server}.", err=True)
+
+
+@main.command()
+@server_option
+@click.option("--json", "as_json", is_flag=True, help="Print the account status as JSON.")
+@click.pass_obj
+def balance(ctx: Context, server: str | None, as_json: bool) -> None:
+    """Show the Purchase Credits balance."""
+    status = run_client_command(ctx, server, lambda client: client.status())
+    if as_json:
+        click.echo(status.model_dump_json(indent=2))
+        return
+    from credits_tui.formatting import credits_text
+
+    click.echo(f"{status.account.name}: {credits_text(status.purchase_credits)} Purchase Credits")
+    card = status.card_on_file
+    click.echo(f"Card on file: {card.brand} ending {card.last4}, expires {card.exp_month:02d}/{card.exp_year}"
+               if card else "Card on file: none")
+
+
+@main.command()
+@click.argument("amount")
+@server_option
+@click.option("--yes", "-y", is_flag=True, help="Buy without asking to confirm.")
+@click.option("--json", "as_json", is_flag=True, help="Print the purchase result as JSON.")
+@click.pass_obj
+def buy(ctx: Context, amount: str, server: str | None, yes: bool, as_json: bool) -> None:
+    """Buy AMOUNT Purchase Credits (1 credit = 1.00 USD) on the card on file."""
+    from credits_tui.api_client import errors
+    from credits_tui.api_client.client import parse_purchase_amount
+    from credits_tui.formatting import credits_text
+
+    try:
+        value = parse_purchase_amount(amount)
+    except errors.ValidationError as problem:
+        raise click.BadParameter(problem.message, param_hint="AMOUNT") from None
+    if not yes and not sys.stdin.isatty():
+        raise click.UsageError("No terminal to confirm the purchase: add --yes to buy without asking.")
+
+    async def purchase(client: CreditsClient):
+        status = await client.status()
+        card = status.card_on_file
+        if card is None:
+            raise errors.CardRequiredError("There is no card on file: add one in the app's Billing screen first.")
+        if not yes:
+            after = credits_text(status.purchase_credits + value)
+            question = (f"Buy {credits_text(value)} credits for {credits_text(value)} USD on the {card.brand} card "
+                        f"ending {card.last4}? The balance will be {after}.")
+            confirmed = await asyncio.to_thread(click.confirm, question, default=False, err=True)
+            if not confirmed:
+                return None
+        return await client.purchase(value)
+
+    result = run_client_command(ctx, server, purchase)
+    if result is None:
+        fail("Nothing was bought.", 1)
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+    else:
+        click.echo(f"Bought {credits_text(result.purchase.amount)} credits, charged to the card ending "
+                   f"{result.purchase.card_last4}. Balance: {credits_text(result.purchase_credits)}.")
+
+
+@main.command()
+@server_option
+@click.option("--since", metavar="WHEN", help="From: 30d, 12h, 2w ago, or a date/time (ISO 8601).")
+@click.option("--until", metavar="WHEN", help="Up to (excluded): same forms as --since.")
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Transaction type: purchase, usage, auto_recharge, invoice_payment, refund, adjustment.")
+@click.option("--process-type", "process_types", multiple=True, metavar="ID", help="Process type id, e.g. postcard.")
+@click.option("--user", metavar="EMAIL|ID", help="Only transactions caused by this user.")
+@click.option("--search", "-q", "q", metavar="WORDS", help="Free text over users, types and descriptions.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (table default: 50).")
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.pass_obj
+def transactions(ctx: Context, server: str | None, since: str | None, until: str | None, types: tuple[str, ...],
+                 process_types: tuple[str, ...], user: str | None, q: str | None, limit: int | None,
+                 output: str) -> None:
+    """List transactions, newest first; csv and json stream any number of rows."""
+    import pydantic
+
+    from credits_tui.api_client.models import TransactionQuery
+    from credits_tui.formatting import parse_when
+
+    try:
+        query = TransactionQuery(
+            since=parse_when(since) if since else None, until=parse_when(until) if until else None,
+            transaction_type=list(types), process_type=list(process_types), user=user, q=q)
+    except ValueError as problem:  # pydantic's ValidationError is a ValueError too
+        detail = problem.errors()[0] if isinstance(problem, pydantic.ValidationError) else None
+        message = f"--{detail['loc'][0]}: {detail['msg']}".replace("transaction_type", "type") if detail else str(problem)
+        raise click.UsageError(message.replace("process_type", "process-type")) from None
+    if output == "csv" and limit is not None:
+        raise click.UsageError("--limit applies to table and json; csv exports the whole selection "
+                               "(narrow it with --since, --type, ...).")
+    if output == "table":
+        limit = limit or 50
+
+    async def emit(client: CreditsClient) -> None:
+        if output == "csv":
+            async for chunk in client.stream_csv(query):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return
+        rows = client.iter_transactions(query, page_size=min(limit or 500, 500))
+        if output == "table":
+            items = [item async for item in _take(rows, limit)]
+            print_table(items)
+        else:
+            first = True
+            sys.stdout.write("[")
+            async for item in _take(rows, limit):
+                sys.stdout.write(("\n" if first else ",\n") + item.model_dump_json())
+                first = False
+            sys.stdout.write("\n]\n" if not first else "]\n")
+
+    run_client_command(ctx, server, emit)
+
+
+async def _take(rows, limit: int | None):
+    count = 0
+    async for row in rows:
+        if limit is not None and count >= limit:
+            return
+        count += 1
+        yield row
+
+
+def print_table(items) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from credits_tui.formatting import credits_text
+
+    table = Table(show_edge=False, pad_edge=False)
+    for name, justify in (("Time (UTC)", "left"), ("Type", "left"), ("Process", "left"), ("User", "left"),
+                          ("Amount", "right"), ("Balance", "right"), ("Description", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for item in items:
+        table.add_row(
+            item.created_at.strftime("%Y-%m-%d %H:%M"), item.transaction_type.value, item.process_type or "",
+            Text(item.user.email if item.user else ""),
+            Text(credits_text(item.amount, signed=True), style="green" if item.amount > 0 else "red"),
+            credits_text(item.balance_after), Text(item.description),  # server text: never markup
+        )
+    Console().print(table)
+    if not items:
+        click.echo("No transactions match.", err=True)
 
 
 @main.command()
@@ -104,7 +491,7 @@ def close_month(period: str | None, database_url: str | None) -> None:
         click.echo(f"{period}: no account owes anything.")
     failed = 0
     for result in results:
-        click.echo(f"{period}: {result.account_name}: {result.status.value}: {result.message}")
+        click.echo(f"{result.period}: {result.account_name}: {result.status.value}: {result.message}")
         failed += result.status.value != "paid"
     sys.exit(1 if failed else 0)
 

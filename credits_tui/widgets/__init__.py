@@ -1,0 +1,1 @@
+"""Widgets the screens share: money, amounts, the card form, tables, time frames, errors."""

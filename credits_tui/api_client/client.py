@@ -1,0 +1,299 @@
+"""An async client for the Purchase Credits API: one typed method per endpoint.
+
+Safe requests are retried with backoff on connection failures and 502/503/504. A purchase
+is retried only with the same ``Idempotency-Key``, so a timeout after the server committed
+can never charge twice: the retry gets the first result back. Everything that goes wrong
+is raised as one of the types in ``errors.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+import pydantic
+
+from credits_tui import __version__
+from credits_tui.api_client import errors
+from credits_tui.api_client.models import (
+    AccountStatus,
+    CardInput,
+    CardPatch,
+    CardSummary,
+    ErrorEnvelope,
+    InvoiceList,
+    Me,
+    PriceCatalog,
+    PurchaseRequest,
+    PurchaseResult,
+    TokenRequest,
+    TokenResponse,
+    Transaction,
+    TransactionPage,
+    TransactionQuery,
+    TransactionSummary,
+    UsageRequest,
+    UsageResult,
+    UserList,
+)
+
+API_PATH = "/api/v1"
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
+RETRY_STATUSES = frozenset({502, 503, 504})
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+
+
+def normalise_server(server: str) -> str:
+    """``https://host[:port][/prefix]`` without a trailing slash or the API path."""
+    url = server.strip().rstrip("/")
+    if url.endswith(API_PATH):
+        url = url[: -len(API_PATH)]
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise errors.ValidationError(f"The server address must start with http:// or https://, not {server!r}.",
+                                     code="invalid_server", field="server")
+    return url
+
+
+def parse_purchase_amount(value: str | Decimal | int) -> Decimal:
+    """A purchase amount checked as the server would (min 1.00, steps of 0.01), or a ValidationError."""
+    try:
+        return PurchaseRequest(amount=value).amount  # type: ignore[arg-type]
+    except pydantic.ValidationError as invalid:
+        error = invalid.errors()[0]
+        raise errors.ValidationError(error["msg"], code=error["type"], field="amount") from None
+
+
+class CreditsClient:
+    """One signed-in (or signing-in) conversation with a server. Use as an async context manager."""
+
+    def __init__(self, server: str, token: str | None = None, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+                 retries: int = 2, backoff: float = 0.25,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.server = normalise_server(server)
+        self.retries = retries
+        self.backoff = backoff
+        self._token = token
+        self._http = httpx.AsyncClient(
+            base_url=self.server + API_PATH, timeout=timeout, transport=transport,
+            headers={"User-Agent": f"credits-tui/{__version__}"},
+            # A plain-http server never needs TLS (redirects are not followed), so skip loading
+            # the CA bundle, a tenth of a second of every quick command; https always verifies.
+            verify=self.server.startswith("https://"),
+        )
+
+    async def __aenter__(self) -> CreditsClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @token.setter
+    def token(self, token: str | None) -> None:
+        self._token = token
+
+    # --- transport ----------------------------------------------------------------------
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers | (extra or {})
+
+    async def _send(self, method: str, path: str, *, retry: bool, json: Any = None,
+                    params: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        """Send once, or up to ``1 + retries`` times when ``retry`` says a repeat is harmless.
+
+        A failure to connect is retried for every request: nothing reached the server.
+        """
+        attempts = 1 + self.retries
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = await self._http.request(method, path, json=json, params=params,
+                                                     headers=self._headers(headers))
+            except (httpx.ConnectError, httpx.ConnectTimeout) as failure:
+                if last:
+                    raise errors.NetworkError(
+                        f"Cannot reach the server at {self.server}: {_reason(failure)}.", code="network_error"
+                    ) from None
+            except httpx.TimeoutException:
+                if last or not retry:
+                    raise errors.TimeoutError(f"The server at {self.server} did not answer in time.",
+                                              code="timeout") from None
+            except httpx.TransportError as failure:
+                if last or not retry:
+                    raise errors.NetworkError(
+                        f"The connection to {self.server} failed: {_reason(failure)}.", code="network_error"
+                    ) from None
+            else:
+                if response.status_code in RETRY_STATUSES and retry and not last:
+                    await response.aclose()
+                else:
+                    return response
+            await asyncio.sleep(self.backoff * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _error(response: httpx.Response) -> errors.ApiError:
+        status = response.status_code
+        try:
+            detail = ErrorEnvelope.model_validate_json(response.content).error
+        except pydantic.ValidationError:
+            if status >= 500:
+                return errors.ServerError(f"The server failed (HTTP {status}). Try again in a moment.",
+                                          code="server_error", status=status)
+            return errors.ProtocolError(f"The server sent an answer that is not the API's (HTTP {status}).",
+                                        code="unexpected_response", status=status)
+        retry_after = response.headers.get("Retry-After")
+        return errors.error_for(status, detail.code, detail.message, detail.field,
+                                float(retry_after) if retry_after and retry_after.isdigit() else None)
+
+    @classmethod
+    def _parse(cls, response: httpx.Response, model: type[Model]) -> Model:
+        if not response.is_success:
+            raise cls._error(response)
+        try:
+            return model.model_validate_json(response.content)
+        except pydantic.ValidationError:
+            raise errors.ProtocolError("The server's answer could not be read: it is incomplete or not the "
+                                       "API's.", code="unexpected_response", status=response.status_code) from None
+
+    async def _get(self, path: str, model: type[Model], params: Any = None) -> Model:
+        return self._parse(await self._send("GET", path, retry=True, params=params), model)
+
+    # --- auth ---------------------------------------------------------------------------
+
+    async def sign_in(self, email: str, password: str) -> TokenResponse:
+        body = TokenRequest(email=email, password=password).model_dump()
+        result = self._parse(await self._send("POST", "/auth/tokens", retry=False, json=body), TokenResponse)
+        self._token = result.token
+        return result
+
+    async def sign_out(self) -> None:
+        """Revoke the token on the server (a token already invalid counts as signed out)."""
+        response = await self._send("DELETE", "/auth/tokens/current", retry=True)
+        if response.status_code not in (204, 401):
+            raise self._error(response)
+        self._token = None
+
+    async def me(self) -> Me:
+        return await self._get("/me", Me)
+
+    # --- account and billing ------------------------------------------------------------
+
+    async def status(self) -> AccountStatus:
+        return await self._get("/account/status", AccountStatus)
+
+    async def users(self) -> UserList:
+        return await self._get("/account/users", UserList)
+
+    async def card(self) -> CardSummary | None:
+        """The card on file, or None when there is none."""
+        try:
+            return await self._get("/billing/card", CardSummary)
+        except errors.NotFoundError:
+            return None
+
+    async def put_card(self, card: CardInput) -> CardSummary:
+        response = await self._send("PUT", "/billing/card", retry=True, json=card.model_dump(mode="json"))
+        return self._parse(response, CardSummary)
+
+    async def patch_card(self, patch: CardPatch) -> CardSummary:
+        body = patch.model_dump(mode="json", exclude_unset=True)
+        return self._parse(await self._send("PATCH", "/billing/card", retry=True, json=body), CardSummary)
+
+    async def remove_card(self) -> None:
+        """Always refused by the product: raises ConflictError naming the accounting contact."""
+        response = await self._send("DELETE", "/billing/card", retry=True)
+        if not response.is_success:
+            raise self._error(response)
+
+    async def invoices(self) -> InvoiceList:
+        return await self._get("/billing/invoices", InvoiceList)
+
+    # --- credits ------------------------------------------------------------------------
+
+    async def prices(self) -> PriceCatalog:
+        return await self._get("/credits/prices", PriceCatalog)
+
+    async def purchase(self, amount: Decimal | str, *, idempotency_key: str | None = None,
+                       in_progress_retries: int = 5) -> PurchaseResult:
+        """Buy credits exactly once: every retry carries the same Idempotency-Key."""
+        body = {"amount": f"{parse_purchase_amount(amount):.2f}"}
+        headers = {"Idempotency-Key": idempotency_key or f"credits-tui-{uuid.uuid4()}"}
+        for attempt in range(in_progress_retries + 1):
+            response = await self._send("POST", "/credits/purchases", retry=True, json=body, headers=headers)
+            if response.status_code == 409 and attempt < in_progress_retries:
+                error = self._error(response)
+                if error.code == "idempotency_in_progress":  # the first attempt is still running
+                    await asyncio.sleep(self.backoff * 2**attempt)
+                    continue
+            return self._parse(response, PurchaseResult)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def record_usage(self, usage: UsageRequest) -> UsageResult:
+        response = await self._send("POST", "/credits/usage", retry=False, json=usage.model_dump(mode="json"))
+        return self._parse(response, UsageResult)
+
+    # --- transactions -------------------------------------------------------------------
+
+    async def transactions(self, query: TransactionQuery | None = None, *, limit: int = 100,
+                           cursor: str | None = None) -> TransactionPage:
+        params = (query or TransactionQuery()).to_params() + [("limit", str(limit))]
+        if cursor:
+            params.append(("cursor", cursor))
+        return await self._get("/credits/transactions", TransactionPage, params)
+
+    async def iter_transactions(self, query: TransactionQuery | None = None, *,
+                                page_size: int = 500) -> AsyncIterator[Transaction]:
+        """Every matching transaction, newest first, one page in memory at a time."""
+        cursor: str | None = None
+        while True:
+            page = await self.transactions(query, limit=page_size, cursor=cursor)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def summary(self, query: TransactionQuery | None = None) -> TransactionSummary:
+        return await self._get("/credits/transactions/summary", TransactionSummary,
+                               (query or TransactionQuery()).to_params())
+
+    async def stream_csv(self, query: TransactionQuery | None = None) -> AsyncIterator[bytes]:
+        """The server's CSV export, chunk by chunk (never whole in memory)."""
+        params = (query or TransactionQuery()).to_params()
+        try:
+            async with self._http.stream("GET", "/credits/transactions.csv", params=params,
+                                         headers=self._headers({"Accept": "text/csv"})) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise self._error(response)
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except httpx.TimeoutException:
+            raise errors.TimeoutError(f"The server at {self.server} stopped sending the export.",
+                                      code="timeout") from None
+        except httpx.TransportError as failure:
+            raise errors.NetworkError(f"The export from {self.server} was cut off: {_reason(failure)}.",
+                                      code="network_error") from None
+
+
+def _reason(failure: Exception) -> str:
+    text = str(failure).strip() or type(failure).__name__
+    return text.splitlines()[0].rstrip(".")

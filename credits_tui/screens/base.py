@@ -1,0 +1,72 @@
+"""What every section screen shares: header, error banner, footer, and calling the API."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header
+
+from credits_tui.api_client import errors
+from credits_tui.api_client.client import CreditsClient
+from credits_tui.widgets.error_banner import ErrorBanner
+
+if TYPE_CHECKING:
+    from credits_tui.app import CreditsApp
+
+T = TypeVar("T")
+
+
+class CreditsScreen(Screen[None]):
+    """A top-level section (Status, Billing, Buy Credits, Manage Credits).
+
+    Subclasses compose their body and implement ``reload``, which starts an exclusive
+    worker; ``call_api`` turns every failure into the error banner (or a new sign-in).
+    """
+
+    app: CreditsApp  # type: ignore[assignment]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ErrorBanner()
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> Iterable[Widget]:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        # Coming back to a section shows fresh figures (a purchase elsewhere changes them).
+        if self.is_mounted and self.app.signed_in:
+            self.reload()
+
+    def reload(self) -> None:
+        """Fetch what the screen shows (in a worker)."""
+
+    def on_error_banner_retry(self, _: ErrorBanner.Retry) -> None:
+        self.reload()
+
+    @property
+    def error_banner(self) -> ErrorBanner:
+        return self.query_one(ErrorBanner)
+
+    async def call_api(self, request: Callable[[CreditsClient], Awaitable[T]], *,
+                       show_errors: bool = True) -> T | errors.ApiError:
+        """Run ``request``; a failure is returned (and shown), a lost sign-in starts a new one."""
+        try:
+            result = await request(self.app.api)
+        except errors.AuthenticationError as error:
+            self.app.session_expired()
+            return error
+        except errors.ApiError as error:
+            if show_errors:
+                self.error_banner.show(error.message, retry=not isinstance(error, errors.ForbiddenError))
+            return error
+        self.error_banner.hide()
+        return result
