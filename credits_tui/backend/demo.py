@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from functools import lru_cache
 
@@ -20,8 +20,9 @@ from credits_tui.api_client.models import BillingMode, ProcessTypePrice, Role, T
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db import search_index
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User
+from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, QuotaUsage, User
 from credits_tui.backend.services.auth import hash_password
+from credits_tui.backend.services.accounts import month_period
 from credits_tui.backend.services.ledger import DailyTotals, search_words, utc_now
 
 DEMO_PASSWORD = "demo-password"
@@ -103,6 +104,23 @@ def seed_demo(database: Database, settings: Settings, *, transactions: int = DEM
     service = next(a for a in authors if a.role == Role.service.value)
     _bulk_history(database, settings, demo_id, people, service, transactions, random.Random(seed))
     _bulk_history(database, settings, other_id, [], None, 0, random.Random(seed + 1), opening_cents=50_000)
+    _record_free_quotas(database, settings, demo_id)
+
+
+def _record_free_quotas(database: Database, settings: Settings, account_id: int) -> None:
+    """This month's quota use, consistent with the history: charged use comes after the free units."""
+    period = month_period(utc_now())
+    start = datetime.strptime(period, "%Y-%m").replace(tzinfo=timezone.utc)
+    T = LedgerTransaction
+    with database.write() as session:
+        for price in settings.prices:
+            if not price.free_quota:
+                continue
+            charged = session.scalar(select(func.coalesce(func.sum(T.quantity), 0)).where(
+                T.account_id == account_id, T.process_type == price.process_type, T.created_at >= start))
+            if charged:
+                session.add(QuotaUsage(account_id=account_id, process_type=price.process_type, period=period,
+                                       used=price.free_quota + int(charged)))
 
 
 def _history(settings: Settings, people: list[Author], service: Author | None, count: int, rng: random.Random,

@@ -60,7 +60,9 @@ class StatusScreen(CreditsScreen):
 
     def show(self, status: AccountStatus, prices: PriceCatalog, recent: TransactionPage) -> None:
         self.query_one("#balance", BalanceDigits).show_amount(status.purchase_credits)
-        self.query_one("#account", Static).update(f"{status.account.name} · 1 credit = 1.00 USD")
+        # The digits are drawn with box characters: say the figure in words too (screen readers, copy).
+        self.query_one("#account", Static).update(
+            f"{credits_text(status.purchase_credits)} credits · {status.account.name} · 1 credit = 1.00 USD")
         card = status.card_on_file
         self.query_one("#card", Static).update(
             f"{card.brand.title()} ending {card.last4}\nExpires {card.exp_month:02d}/{card.exp_year}\n"

@@ -1,0 +1,123 @@
+"""Signing in and staying signed in: good and bad passwords, no keyring, roles, 401, outages."""
+
+from __future__ import annotations
+
+import httpx
+import keyring.backends.fail
+from textual.widgets import Input, Static
+
+from credits_tui.app import Connection, CreditsApp
+from credits_tui.auth.profiles import load_config
+from credits_tui.auth.tokens import SERVICE, TokenStore
+from credits_tui.screens.no_access import NoAccessScreen
+from credits_tui.screens.sign_in import SignInScreen
+from credits_tui.screens.status import StatusScreen
+from credits_tui.widgets.error_banner import ErrorBanner
+from tests.app.conftest import SERVER, wait_for
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    await pilot.click(selector)
+    for character in text:
+        await pilot.press(character)
+
+
+async def sign_in(pilot, email: str, password: str) -> None:
+    screen = pilot.app.screen
+    assert isinstance(screen, SignInScreen)
+    screen.query_one("#server", Input).value = SERVER
+    screen.query_one("#email", Input).value = ""
+    await type_into(pilot, "#email", email)
+    await type_into(pilot, "#password", password)
+    await pilot.press("enter")
+
+
+async def test_good_sign_in_keeps_the_token_in_the_keyring_only(make_app, memory_keyring, tmp_path):
+    app = make_app(None, remember_token=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await sign_in(pilot, "admin@demo.example", "demo-password")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await wait_for(pilot, lambda: bool(memory_keyring.entries))
+        (service, entry), token = next(iter(memory_keyring.entries.items()))
+        assert service == SERVICE and "admin@demo.example" in entry and SERVER in entry
+        assert token.startswith("ct_")
+        profile = load_config().profiles["default"]
+        assert (profile.server, profile.email) == (SERVER, "admin@demo.example")
+        written = [p.read_text() for p in tmp_path.rglob("*.toml")]
+        assert written and not any(token in text for text in written)
+
+
+async def test_a_wrong_password_is_said_plainly_and_nothing_is_kept(make_app, memory_keyring):
+    app = make_app(None, remember_token=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await sign_in(pilot, "admin@demo.example", "not-the-password")
+        problem = app.screen.query_one("#problem", Static)
+        await wait_for(pilot, lambda: "not right" in str(problem.content))
+        assert isinstance(app.screen, SignInScreen)
+        assert app.screen.query_one("#password", Input).has_class("-invalid")
+        assert memory_keyring.entries == {}
+
+
+async def test_without_a_keyring_the_app_says_so_and_keeps_working(backend):
+    store = TokenStore(keyring.backends.fail.Keyring())
+    app = CreditsApp(Connection(server=SERVER, transport=httpx.ASGITransport(app=backend)), store=store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await sign_in(pilot, "admin@demo.example", "demo-password")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await wait_for(pilot, lambda: any("keyring" in str(n.message).lower() for n in app._notifications))
+        status = await app.api.status()
+        assert status.account.name == "Demo Co."
+
+
+async def test_a_member_sees_the_administrators_message_from_the_server(make_app):
+    app = make_app("member@demo.example")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, NoAccessScreen))
+        text = str(app.screen.query_one("#denied", Static).content)
+        assert "You must have administrative rights to view Purchase Credits" in text
+        await pilot.press("4")  # the sections stay closed
+        assert isinstance(app.screen, NoAccessScreen)
+
+
+async def test_a_revoked_token_mid_session_leads_back_to_sign_in(make_app, backend):
+    app = make_app("admin@demo.example", remember_token=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await app.api.sign_out()  # as if revoked elsewhere
+        app.api.token = app.connection.token
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen))
+        assert "expired or was revoked" in str(app.screen.query_one("#notice", Static).content)
+        await sign_in(pilot, "admin@demo.example", "demo-password")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        assert (await app.api.me()).email == "admin@demo.example"
+
+
+class Switchable(httpx.AsyncBaseTransport):
+    """The real backend, or a dead server when ``down`` is set."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("Connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_server_down_shows_a_readable_error_and_retry_recovers(make_app):
+    app = make_app()
+    transport = Switchable(app.connection.transport)
+    app.connection.transport = transport
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        transport.down = True
+        await pilot.press("r")
+        banner = app.screen.query_one(ErrorBanner)
+        await wait_for(pilot, lambda: banner.visible_message is not None, timeout=10)
+        assert "Cannot reach the server" in banner.visible_message
+        transport.down = False
+        await pilot.click("#retry")
+        await wait_for(pilot, lambda: banner.visible_message is None)
+        assert isinstance(app.screen, StatusScreen)
