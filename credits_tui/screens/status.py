@@ -26,7 +26,7 @@ class StatusScreen(CreditsScreen):
         with VerticalScroll(id="status-body"):
             with Horizontal(id="top"):
                 with Vertical(id="balance-box"):
-                    yield Label("Purchase Credits", classes="caption")
+                    yield Label("Purchase Credits (1 credit = 1.00 USD)", classes="caption")
                     yield BalanceDigits("", id="balance")
                     yield Static("", id="account", markup=False)
                 with Vertical(id="card-box"):
@@ -62,7 +62,7 @@ class StatusScreen(CreditsScreen):
         self.query_one("#balance", BalanceDigits).show_amount(status.purchase_credits)
         # The digits are drawn with box characters: say the figure in words too (screen readers, copy).
         self.query_one("#account", Static).update(
-            f"{credits_text(status.purchase_credits)} credits · {status.account.name} · 1 credit = 1.00 USD")
+            f"{credits_text(status.purchase_credits)} credits · {status.account.name}")
         card = status.card_on_file
         self.query_one("#card", Static).update(
             f"{card.brand.title()} ending {card.last4}\nExpires {card.exp_month:02d}/{card.exp_year}\n"

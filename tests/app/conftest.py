@@ -60,7 +60,13 @@ def cheap_hash() -> str:
 
 
 @pytest.fixture
-def backend(tmp_path, cheap_hash):
+def clock() -> Iterator[None]:
+    """The real clock; snapshot tests override this to freeze time."""
+    yield
+
+
+@pytest.fixture
+def backend(clock, tmp_path, cheap_hash):
     """The reference backend on a seeded SQLite file (Demo Co. with 300 transactions)."""
     url = f"sqlite:///{tmp_path / 'credits.db'}"
     database = Database(url)

@@ -1,0 +1,74 @@
+"""How every screen looks, at 80x24 and 120x36, on a frozen clock and seeded data.
+
+Review a changed snapshot in ``snapshot_report.html`` and accept it with
+``python -m pytest tests/app/test_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import pytest
+import time_machine
+from textual.widgets import DataTable, Input
+
+from credits_tui.screens.help import HelpScreen
+from credits_tui.screens.no_access import NoAccessScreen
+from credits_tui.screens.sign_in import SignInScreen
+from credits_tui.screens.status import StatusScreen
+
+FROZEN = datetime(2026, 11, 15, 15, 30, tzinfo=timezone.utc)
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
+
+
+@pytest.fixture
+def clock() -> Iterator[None]:
+    with time_machine.travel(FROZEN, tick=False):
+        yield
+
+
+async def settle(pilot, condition) -> None:
+    for _ in range(200):
+        if condition():
+            break
+        await pilot.pause(0.05)
+    assert condition(), "the screen did not finish loading"
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_status(snap_compare, make_app, size):
+    async def loaded(pilot):
+        await settle(pilot, lambda: isinstance(pilot.app.screen, StatusScreen)
+                     and pilot.app.screen.query_one("#recent", DataTable).row_count > 0)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=loaded)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sign_in(snap_compare, make_app, size):
+    async def shown(pilot):
+        await settle(pilot, lambda: isinstance(pilot.app.screen, SignInScreen))
+
+    assert snap_compare(make_app(None), terminal_size=size, run_before=shown)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_member_without_access(snap_compare, make_app, size):
+    async def shown(pilot):
+        await settle(pilot, lambda: isinstance(pilot.app.screen, NoAccessScreen))
+
+    assert snap_compare(make_app("member@demo.example"), terminal_size=size, run_before=shown)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_keys_help(snap_compare, make_app, size):
+    async def shown(pilot):
+        await settle(pilot, lambda: isinstance(pilot.app.screen, StatusScreen))
+        await pilot.press("question_mark")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=shown)
