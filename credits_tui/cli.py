@@ -43,7 +43,25 @@ class Context:
         return self._store
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+class OneLineErrors(click.Group):
+    """Usage errors as one line on stderr (exit 2), like every other error of this CLI."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.UsageError as problem:
+            hint = f" (see '{problem.ctx.command_path} --help')" if problem.ctx else ""
+            fail(f"{problem.format_message()}{hint}", problem.exit_code)
+        except click.ClickException as problem:
+            fail(problem.format_message(), problem.exit_code)
+        except click.Abort:
+            fail("Aborted.", 1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True)
 @click.version_option(__version__, prog_name="credits-tui")
 @click.option("--profile", default="default", show_default=True, envvar="CREDITS_TUI_PROFILE",
               help="Which saved sign-in to use.")
@@ -223,6 +241,8 @@ def login(ctx: Context, server: str | None, email: str | None, password_stdin: b
         raise click.BadParameter(problem.message, param_hint="--server") from None
     email = email or (profile.email if profile and profile.server == server else None)
     if not email:
+        if not sys.stdin.isatty():  # a prompt would read the piped password (or EOF) as the email
+            raise click.UsageError("Give the email to sign in as with --email EMAIL.")
         email = click.prompt("Email", err=True)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -236,11 +256,18 @@ def login(ctx: Context, server: str | None, email: str | None, password_stdin: b
     async def sign_in() -> tuple[str, str]:
         async with CreditsClient(server) as client:
             answer = await client.sign_in(email, password)
+            replaced = ctx.store.get(server, answer.user.email)
             if not ctx.store.set(server, answer.user.email, answer.token):
                 await client.sign_out()  # a token nobody can keep is revoked at once
                 raise errors.ApiError(
                     "Signed in, but no usable OS keyring can keep the sign-in. Install and unlock a "
                     "Secret Service keyring, or give scripts a token in CREDITS_TUI_TOKEN.")
+            if replaced and replaced != answer.token:  # the old sign-in is of no use any more
+                async with CreditsClient(server, replaced) as old:
+                    try:
+                        await old.sign_out()
+                    except errors.ApiError:
+                        pass  # it may have expired already; the new sign-in stands
             return answer.user.email, answer.user.name
 
     try:

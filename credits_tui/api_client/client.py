@@ -269,6 +269,9 @@ class CreditsClient:
                 yield item
             if page.next_cursor is None:
                 return
+            if page.next_cursor == cursor or not page.items:
+                raise errors.ProtocolError("The server sent the same page again; stopped reading.",
+                                           code="unexpected_response")
             cursor = page.next_cursor
 
     async def summary(self, query: TransactionQuery | None = None) -> TransactionSummary:
@@ -284,6 +287,9 @@ class CreditsClient:
                 if not response.is_success:
                     await response.aread()
                     raise self._error(response)
+                if not response.headers.get("content-type", "").startswith("text/csv"):
+                    raise errors.ProtocolError("The server did not send CSV: is this the right server address?",
+                                               code="unexpected_response", status=response.status_code)
                 async for chunk in response.aiter_bytes():
                     yield chunk
         except httpx.TimeoutException:

@@ -8,11 +8,11 @@ from decimal import ROUND_FLOOR, Decimal
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from credits_tui.api_client.models import TransactionType
 from credits_tui.backend.db.engine import lock_account
-from credits_tui.backend.db.schema import Account
+from credits_tui.backend.db.schema import Account, QuotaUsage
 from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import ledger
 
@@ -29,6 +29,13 @@ def demo_password_hash() -> str:
     """Sign-in is not what these tests are about: a lowest-cost Argon2id hash of the demo
     password keeps each test's sign-ins to a millisecond (the real cost is tested elsewhere)."""
     return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def month_afresh(api) -> None:
+    """The demo history has used up this month's free quotas; these tests start the month anew."""
+    with api.database.write() as session:
+        session.execute(delete(QuotaUsage))
 
 
 def status(client) -> dict:
