@@ -14,6 +14,8 @@ KEYS: list[tuple[str, str]] = [
     ("3 / F3", "Buy Credits"),
     ("4 / F4", "Manage Credits: search every transaction"),
     ("r", "Refresh the current section"),
+    ("a / e / c", "Billing: add, edit or replace the card"),
+    ("x", "Billing: how to remove the card"),
     ("/", "Manage Credits: jump to search"),
     ("n / p, PgDn / PgUp", "Manage Credits: next / previous page"),
     ("Enter", "Buy Credits: ask to confirm; Manage Credits: transaction details"),
