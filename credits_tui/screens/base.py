@@ -25,6 +25,8 @@ class CreditsScreen(Screen[None]):
 
     Subclasses compose their body and implement ``reload``, which starts an exclusive
     worker; ``call_api`` turns every failure into the error banner (or a new sign-in).
+    Textual runs the ``on_mount``/``on_screen_resume`` of every class in the hierarchy,
+    subclass first: subclasses define their own without calling ``super()``.
     """
 
     app: CreditsApp  # type: ignore[assignment]

@@ -100,7 +100,6 @@ class BillingScreen(CreditsScreen):
         self.query_one("#billing-invoice-detail").display = False
         self.query_one("#billing-role-note").display = False
         self.query_one("#billing-removal-note").display = False
-        super().on_mount()
 
     # --- who may do what ------------------------------------------------------------------
 

@@ -40,7 +40,6 @@ class StatusScreen(CreditsScreen):
     def on_mount(self) -> None:
         table = self.query_one("#recent", DataTable)
         table.add_columns("Time (UTC)", "Type", "User", "Amount", "Balance", "Description")
-        super().on_mount()
 
     def reload(self) -> None:
         self.query_one("#status-body").loading = True

@@ -1,0 +1,91 @@
+"""The purchase amount, checked as a person types it (min 1.00, steps of 0.01, a maximum).
+
+The rules are the client's own (``parse_purchase_amount``: what the server would refuse as a
+request) plus a maximum. The server's maximum is configurable and not served by the API, so
+the one here is a guide (by default the server's default, 10,000.00); the server's 422
+``amount_above_maximum`` stays the truth, and ``AmountInput.refused`` shows it in place.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from textual.binding import Binding
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Input
+
+from credits_tui.api_client import errors
+from credits_tui.api_client.client import parse_purchase_amount
+from credits_tui.formatting import credits_text
+
+DEFAULT_MAX_PURCHASE = Decimal("10000.00")
+EMPTY_MESSAGE = "Enter an amount of at least 1.00 credit."
+_MONEY_IN_TEXT = re.compile(r"\d[\d,]*\.\d{2}")
+
+
+class PurchaseAmountValidator(Validator):
+    """A purchase amount as the server would take it, at most ``maximum``."""
+
+    def __init__(self, maximum: Decimal = DEFAULT_MAX_PURCHASE) -> None:
+        super().__init__()
+        self.maximum = maximum
+
+    def validate(self, value: str) -> ValidationResult:
+        text = value.strip()
+        if not text:
+            return self.failure(EMPTY_MESSAGE, value)
+        try:
+            amount = parse_purchase_amount(text)
+        except errors.ValidationError as invalid:
+            return self.failure(invalid.message, value)
+        if amount > self.maximum:
+            return self.failure(f"The maximum purchase is {credits_text(self.maximum)} credits.", value)
+        return self.success()
+
+
+class AmountInput(Input):
+    """An ``Input`` for a purchase amount in credits; ``amount`` is the valid Decimal or None."""
+
+    DEFAULT_CSS = """
+    AmountInput { width: 24; }
+    """
+    # Shown in the footer while the field has the focus (the Input's own Enter is hidden).
+    BINDINGS = [Binding("enter", "submit", "Buy")]
+
+    def __init__(self, value: str | None = None, *, maximum: Decimal = DEFAULT_MAX_PURCHASE,
+                 id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+        self.validator = PurchaseAmountValidator(maximum)
+        super().__init__(value, placeholder="e.g. 25.00", validators=[self.validator],
+                         validate_on=["changed", "submitted"], valid_empty=True, id=id, classes=classes,
+                         max_length=20)
+
+    @property
+    def maximum(self) -> Decimal:
+        return self.validator.maximum
+
+    @maximum.setter
+    def maximum(self, maximum: Decimal) -> None:
+        self.validator.maximum = maximum
+        self.validate(self.value)
+
+    @property
+    def amount(self) -> Decimal | None:
+        """The amount typed, if it is a valid purchase; None otherwise (also when empty)."""
+        if not self.validator.validate(self.value).is_valid:
+            return None
+        return parse_purchase_amount(self.value.strip())
+
+    def problem(self) -> str | None:
+        """Why the amount cannot be bought (also for an empty field), or None."""
+        result = self.validator.validate(self.value)
+        return None if result.is_valid else result.failure_descriptions[0]
+
+    def refused(self, error: errors.ApiError) -> None:
+        """The server refused the amount: learn a lower maximum from its message if it names one."""
+        self.add_class("-invalid")
+        self.remove_class("-valid")
+        if error.code == "amount_above_maximum" and (found := _MONEY_IN_TEXT.search(error.message)):
+            maximum = Decimal(found.group().replace(",", ""))
+            if maximum >= Decimal("1.00"):
+                self.validator.maximum = maximum
