@@ -9,7 +9,6 @@ to stderr as one line; no traceback reaches the user.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import sys
 from collections.abc import Callable, Coroutine

@@ -6,8 +6,6 @@ import asyncio
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import pytest
-import time_machine
 
 from textual.widgets import Button, Static
 
@@ -413,20 +411,3 @@ async def test_another_sign_in_gets_a_fresh_screen(make_app):
         screen.reload()
         await wait_for(pilot, lambda: bool(screen.query("#read-only")) and screen._status is not None)
         assert not screen.query(AmountInput)
-
-
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_snapshot_with_an_amount_typed(snap_compare, make_app, size):
-    """How Buy Credits looks (accept a reviewed change with --snapshot-update)."""
-    async def typed(pilot):
-        app = pilot.app
-        await open_buy(app, pilot)
-        app.screen.query_one("#amount", AmountInput).cursor_blink = False
-        await type_text(pilot, "25")
-        await pilot.pause()
-
-    with time_machine.travel(FROZEN, tick=False):
-        assert snap_compare(make_app(), terminal_size=size, run_before=typed)

@@ -13,7 +13,12 @@ import pytest
 import time_machine
 from textual.widgets import DataTable, Input
 
+from credits_tui.screens.confirm_purchase import ConfirmPurchase
 from credits_tui.screens.help import HelpScreen
+from credits_tui.screens.transaction_detail import TransactionDetail
+from tests.app.test_billing import open_billing, open_form
+from tests.app.test_buy import open_buy, type_text
+from tests.app.test_manage import open_manage, settle as manage_settled
 from credits_tui.screens.no_access import NoAccessScreen
 from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
@@ -70,5 +75,66 @@ def test_keys_help(snap_compare, make_app, size):
         await settle(pilot, lambda: isinstance(pilot.app.screen, StatusScreen))
         await pilot.press("question_mark")
         await settle(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=shown)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_billing(snap_compare, make_app, size):
+    async def shown(pilot):
+        await open_billing(pilot.app, pilot)
+        await settle(pilot, lambda: True)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=shown)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_card_form(snap_compare, make_app, size):
+    async def shown(pilot):
+        await open_billing(pilot.app, pilot)
+        await open_form(pilot.app, pilot, "e")
+        await settle(pilot, lambda: True)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=shown)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_buy_with_an_amount_typed(snap_compare, make_app, size):
+    async def typed(pilot):
+        await open_buy(pilot.app, pilot)
+        await type_text(pilot, "25")
+        await settle(pilot, lambda: True)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=typed)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_confirm_purchase(snap_compare, make_app, size):
+    async def asked(pilot):
+        await open_buy(pilot.app, pilot)
+        await type_text(pilot, "25")
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmPurchase))
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=asked)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_manage(snap_compare, make_app, size):
+    async def shown(pilot):
+        screen = await open_manage(pilot.app, pilot)
+        await manage_settled(pilot, screen)
+        await settle(pilot, lambda: True)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=shown)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_transaction_detail(snap_compare, make_app, size):
+    async def shown(pilot):
+        screen = await open_manage(pilot.app, pilot)
+        await manage_settled(pilot, screen)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, TransactionDetail))
 
     assert snap_compare(make_app(), terminal_size=size, run_before=shown)

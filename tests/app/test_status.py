@@ -1,4 +1,3 @@
-from decimal import Decimal
 
 from textual.widgets import DataTable
 

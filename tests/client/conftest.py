@@ -56,9 +56,9 @@ def module_live_server(tmp_path_factory, demo_password_hash):
     url = f"sqlite:///{tmp_path_factory.mktemp('module_server') / 'credits.db'}"
     database = Database(url)
     upgrade(database)
-    settings = Settings(database_url=url)
-    seed_demo(database, settings, transactions=200, password_hash=demo_password_hash)
-    with serve_asgi(create_app(settings, database=database)) as base:
+    backend_settings = Settings(database_url=url)
+    seed_demo(database, backend_settings, transactions=200, password_hash=demo_password_hash)
+    with serve_asgi(create_app(backend_settings, database=database)) as base:
         yield base + "/api/v1"
     assert_ledger_invariant(database)
     database.dispose()
