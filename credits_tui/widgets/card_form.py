@@ -20,9 +20,14 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from credits_tui.api_client.models import BillingAddress, CardInput, CardPatch, CardSummary
+from credits_tui.api_client.card_rules import CARD_NUMBER_SEPARATORS, luhn_ok
+from credits_tui.api_client.models import (
+    BillingAddress,
+    CardInput,
+    CardPatch,
+    CardSummary,
+)
 
-_SEPARATORS = re.compile(r"[ -]")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -77,18 +82,8 @@ def brand_name(brand: str) -> str:
 # --- the checks (pure functions: each returns a message for a person, or None) ----------------
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
 def check_number(text: str) -> str | None:
-    digits = _SEPARATORS.sub("", text.strip())
+    digits = CARD_NUMBER_SEPARATORS.sub("", text.strip())
     if not digits:
         return REQUIRED_MESSAGES["number"]
     if not (digits.isascii() and digits.isdigit()):

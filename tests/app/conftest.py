@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import httpx
-import keyring.backend
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
@@ -22,26 +21,9 @@ from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
+from tests.support.memory_keyring import MemoryKeyring
 
 SERVER = "http://credits.test"
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.entries.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(username)
 
 
 @pytest.fixture(autouse=True)

@@ -11,34 +11,21 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from credits_tui.auth import profiles, session, tokens
-from credits_tui.auth.profiles import Config, ConfigError, Profile, config_path, load_config, save_config
+from credits_tui.auth.profiles import (
+    Config,
+    ConfigError,
+    Profile,
+    config_path,
+    load_config,
+    save_config,
+)
 from credits_tui.auth.session import NotSignedIn, credentials
 from credits_tui.auth.tokens import SERVICE, TokenStore
+from tests.support.memory_keyring import MemoryKeyring
 
 SERVER = "https://credits.example"
 OTHER_SERVER = "http://127.0.0.1:8000"
 EMAIL = "ada@example.com"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that keeps entries in a dict, for inspection."""
-
-    priority = 5  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[service, username] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.entries:
-            raise keyring.errors.PasswordDeleteError("not found")
-        del self.entries[service, username]
 
 
 class RefusingKeyring(MemoryKeyring):

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
+from credits_tui.api_client.card_rules import CARD_NUMBER_SEPARATORS, luhn_ok
 from credits_tui.backend.errors import Unprocessable
-
-_SEPARATORS = re.compile(r"[ -]")
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
 
 
 def clean_card_number(number: str) -> str:
     """Digits only, or a 422 that says what is wrong (never echoing the number back)."""
-    digits = _SEPARATORS.sub("", number)
+    digits = CARD_NUMBER_SEPARATORS.sub("", number)
     if not digits.isdigit() or not digits.isascii():
         raise Unprocessable("invalid_card_number", "The card number may only contain digits.", "number")
     if not 12 <= len(digits) <= 19:
