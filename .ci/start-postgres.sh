@@ -2,7 +2,7 @@
 # Start a throwaway PostgreSQL on 127.0.0.1:$PGPORT and print its URL.
 # Usage: eval "$(bash .ci/start-postgres.sh)"   (exports CREDITS_TEST_POSTGRES_URL and PG_STOP)
 set -euo pipefail
-PGPORT=${PGPORT:-55432}
+PGPORT=${PGPORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 PGDIR=$(mktemp -d /tmp/credits-pg.XXXXXX)
 chown postgres: "$PGDIR"

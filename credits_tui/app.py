@@ -165,8 +165,7 @@ class CreditsApp(App[None]):
             self.notify(f"The server could not revoke the sign-in: {error.message}", severity="warning",
                         markup=False)
         self._forget_token()
-        self.me = None
-        await self.switch_mode("_default")
+        self.me = None  # closes the sections (see check_action) until someone signs in
         self.push_screen(SignInScreen(self.connection.server, self.connection.email,
                                       notice="Signed out."))
 

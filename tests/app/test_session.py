@@ -121,3 +121,19 @@ async def test_server_down_shows_a_readable_error_and_retry_recovers(make_app):
         await pilot.click("#retry")
         await wait_for(pilot, lambda: banner.visible_message is None)
         assert isinstance(app.screen, StatusScreen)
+
+
+async def test_sign_out_revokes_the_token_and_forgets_it(make_app, memory_keyring, backend):
+    app = make_app(None, remember_token=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await sign_in(pilot, "admin@demo.example", "demo-password")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and bool(memory_keyring.entries))
+        token = next(iter(memory_keyring.entries.values()))
+        app.sign_out()
+        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen) and not memory_keyring.entries)
+        assert "Signed out" in str(app.screen.query_one("#notice", Static).content)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=backend), base_url=SERVER) as raw:
+            response = await raw.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        await pilot.press("2")  # the sections are closed until someone signs in again
+        assert isinstance(app.screen, SignInScreen)
