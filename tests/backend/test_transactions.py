@@ -429,3 +429,23 @@ def test_csv_neutralises_formulas(api, admin):
     # The API itself returns the text unchanged.
     newest = admin.get("/credits/transactions", params={"limit": len(FORMULAS)}).json()["items"]
     assert [row["description"] for row in newest] == list(reversed(FORMULAS))
+
+
+def test_a_slow_newest_first_walk_falls_back_to_the_text_index(database, database_kind, monkeypatch):
+    """PostgreSQL: when the walk over the id index runs out of its budget, the GIN path answers."""
+    if database_kind != "postgresql":
+        pytest.skip("the fallback is PostgreSQL's; SQLite's FTS5 walks newest-first by itself")
+    from sqlalchemy import literal_column
+    from sqlalchemy import select as sql_select
+
+    from credits_tui.backend.services import transactions as search
+
+    monkeypatch.setattr(search, "_WALK_BUDGET_MS", 20)
+    # What the query answers tells which plan settings it ran under: the fallback's forbid
+    # sequential scans, so it says "off".
+    slow = sql_select(literal_column("current_setting('enable_seqscan')")).where(
+        literal_column("pg_sleep(0.2) IS NOT NULL"))
+    with database.read() as session:
+        assert search._postgres_text_page(session, slow) == ["off"]
+        # the timeout is gone again and the transaction is usable
+        assert session.scalar(sql_select(literal_column("current_setting('statement_timeout')"))) == "0"

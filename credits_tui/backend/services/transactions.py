@@ -231,7 +231,11 @@ class TransactionService:
         if low > high:
             return []
         statement, order_by = self._select([LedgerTransaction.id], r, low, high)
-        ids = session.scalars(statement.order_by(order_by.desc()).limit(limit)).all()
+        page = statement.order_by(order_by.desc()).limit(limit)
+        if r.words and not self.db.is_sqlite:
+            ids = _postgres_text_page(session, page)
+        else:
+            ids = session.scalars(page).all()
         if not ids:
             return []
         T = LedgerTransaction
@@ -313,6 +317,35 @@ class TransactionService:
         ], window, *bounds)
         count, added2, used2 = session.execute(statement).one()
         return int(count), int(added2) // 2, int(used2) // 2
+
+
+# PostgreSQL cannot estimate how often a prefix word occurs, so it walks the id index newest
+# first and checks each row: best for common words (a page in a few ms), a full scan for a
+# word that is rare or absent (0.4 s on a million rows). Give that walk a short budget;
+# when it runs out the words are rare, and the GIN index finds all their rows at once.
+_WALK_BUDGET_MS = 30
+
+
+def _postgres_text_page(session: Session, page: Select) -> list[int]:
+    from psycopg.errors import QueryCanceled
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with session.begin_nested():
+            session.execute(text(f"SET LOCAL statement_timeout = {_WALK_BUDGET_MS}"))
+            ids = list(session.scalars(page).all())
+            session.execute(text("SET LOCAL statement_timeout = 0"))
+            return ids
+    except OperationalError as error:
+        if not isinstance(error.orig, QueryCanceled):
+            raise
+    with session.begin_nested():
+        session.execute(text("SET LOCAL enable_indexscan = off"))
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        ids = list(session.scalars(page).all())
+        session.execute(text("SET LOCAL enable_indexscan = on"))
+        session.execute(text("SET LOCAL enable_seqscan = on"))
+        return ids
 
 
 def _floor_day(moment: datetime) -> datetime:
