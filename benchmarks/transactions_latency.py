@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,12 +26,7 @@ from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD, is_empty, seed_demo
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from credits_tui.embedded import free_port
 
 
 def seed(url: str, count: int) -> None:

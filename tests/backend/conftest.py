@@ -6,7 +6,6 @@ equals the sum of its transactions.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from credits_tui.backend.db.schema import Account
 from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
 from credits_tui.backend.services.auth import hash_password
 from credits_tui.backend.services.ledger import ledger_sum
+from credits_tui.embedded import free_port as _free_port
 
 
 @pytest.fixture(scope="session")
@@ -127,10 +127,6 @@ def service(api: Api) -> _Signed:
     return api.as_user("usage-bot@demo.example")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -156,6 +152,7 @@ def live_server(seeded: Database, settings: Settings) -> Iterator[str]:
 import contextlib  # noqa: E402
 import os  # noqa: E402
 from dataclasses import field  # noqa: E402
+
 
 
 @dataclass

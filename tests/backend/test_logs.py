@@ -7,7 +7,6 @@ log on, drives it over HTTP, and reads everything it wrote.
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
+
+from credits_tui.embedded import free_port as _free_port
 
 TOKEN_RE = re.compile(r"ct_[A-Za-z0-9_-]{20,}")
 NUMBER = "4242424242424242"
@@ -24,10 +25,6 @@ WRONG_PASSWORDS = ["Wr0ng-Horse-Battery-9431", "An0ther-Secret-7744"]
 DEMO_PASSWORD = "demo-password"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

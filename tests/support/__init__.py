@@ -17,12 +17,7 @@ import httpx
 import uvicorn
 
 from credits_tui.backend.demo import DEMO_PASSWORD
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from credits_tui.embedded import free_port
 
 
 def closed_port() -> int:
