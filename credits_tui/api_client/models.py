@@ -323,6 +323,7 @@ class AccountStatus(ResponseModel):
     card_on_file: CardSummary | None
     free_quotas: list[FreeQuota]
     auto_recharge: AutoRecharge
+    max_purchase: Money | None = Field(default=None, description="the largest purchase this server takes")
 
 
 class Transaction(ResponseModel):

@@ -41,7 +41,8 @@ def card_text(card: CardSummary) -> str:
 class BuyScreen(CreditsScreen):
     CSS_PATH = "buy.tcss"
     AUTO_FOCUS = "#amount"
-    # The server's maximum is not served by the API: this is a guide; its 422 is the truth.
+    # Until the account status says the server's maximum (and if an older server does not),
+    # this is a guide; the server's 422 stays the truth.
     MAX_PURCHASE = DEFAULT_MAX_PURCHASE
     BINDINGS = [
         # Enter in the amount field asks to confirm (the Input's own Enter); this one shows it
@@ -130,6 +131,8 @@ class BuyScreen(CreditsScreen):
             return
         self._status = result
         self._balance = result.purchase_credits
+        if result.max_purchase is not None and self.can_buy:
+            self.amount_input.maximum = result.max_purchase
         self.query_one("#balance", BalanceDigits).show_amount(result.purchase_credits)
         card = result.card_on_file
         card_box.update(f"{card_text(card)}\nExpires {card.exp_month:02d}/{card.exp_year}" if card

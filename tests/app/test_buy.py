@@ -411,3 +411,19 @@ async def test_another_sign_in_gets_a_fresh_screen(make_app):
         screen.reload()
         await wait_for(pilot, lambda: bool(screen.query("#read-only")) and screen._status is not None)
         assert not screen.query(AmountInput)
+
+
+async def test_the_servers_configured_maximum_is_checked_as_you_type(make_app, backend):
+    """The account status says the server's maximum: an amount above it never opens the confirm."""
+    backend.state.settings.max_purchase = Decimal("500.00")
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_buy(app, pilot)
+        await wait_for(pilot, lambda: screen._status is not None)
+        purchases = await purchase_count(app)
+        await type_text(pilot, "600")
+        assert "maximum purchase is 500.00" in text_of(screen, "#amount-message")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert app.screen is screen
+        assert await purchase_count(app) == purchases

@@ -294,3 +294,9 @@ def test_usage_is_checked(admin, service, support, member):
         assert response.status_code == 403, response.text
         assert response.json()["error"]["code"] == "admin_required"
     assert balance(admin) == before
+
+
+def test_status_tells_the_largest_purchase(admin, api):
+    assert status(admin)["max_purchase"] == "10000.00"
+    api.client.app.state.settings.max_purchase = Decimal("250.00")
+    assert status(admin)["max_purchase"] == "250.00"

@@ -64,6 +64,7 @@ class AccountService:
             card_on_file=card_summary(card) if card else None,
             free_quotas=quotas,
             auto_recharge=auto,
+            max_purchase=self.settings.max_purchase,
         )
 
     def users(self, account_id: int) -> UserList:
