@@ -20,6 +20,7 @@ from credits_tui import __version__
 
 if TYPE_CHECKING:
     from credits_tui.api_client.client import CreditsClient
+    from credits_tui.api_client.models import Me
     from credits_tui.auth.session import Credentials
     from credits_tui.auth.tokens import TokenStore
 
@@ -94,10 +95,67 @@ def open_app(ctx: Context) -> None:
     CreditsApp(connection, store=ctx.store, profile=ctx.profile).run()
 
 
+WEB_OPTIONS = ("host", "port", "public")
+
+
+def web_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--host, --port and --public: where the app is served to a browser."""
+    function = click.option("--public", is_flag=True,
+                            help="Allow a --host that is not loopback: anyone who reaches the port gets the "
+                                 "app signed in.")(function)
+    function = click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+                            help="Port to serve the browser page on.")(function)
+    return click.option("--host", default="127.0.0.1", show_default=True, metavar="ADDRESS",
+                        help="Address to listen on.")(function)
+
+
+def check_web_host(host: str, public: bool) -> None:
+    """Loopback unless --public says otherwise: a usage error (exit 2), or a warning."""
+    from credits_tui.web import is_loopback
+
+    if is_loopback(host):
+        return
+    if not public:
+        raise click.UsageError(f"--host {host} is not a loopback address: anyone who reaches it gets the "
+                               "app signed in. Add --public to serve it anyway.")
+    click.echo(f"Warning: serving on {host}: anyone who can reach this port gets the app signed in. "
+               "Use it only on a network you trust.", err=True)
+
+
+def serve_in_browser(server_url: str, token: str, title: str, host: str, port: int, public: bool) -> None:
+    from credits_tui.web import serve
+
+    try:
+        serve(server_url, token, host=host, port=port, title=title, public=public)
+    except OSError as problem:
+        fail(f"cannot serve on {host}:{port}: {problem.strerror or problem}")
+
+
+@main.command()
+@web_options
+@click.pass_obj
+def web(ctx: Context, host: str, port: int, public: bool) -> None:
+    """Serve the app for the saved profile to a browser (loopback only unless --public)."""
+    from credits_tui.web import page_title
+
+    check_web_host(host, public)
+
+    async def who(client: CreditsClient) -> tuple[str, str, str]:
+        me = await client.me()  # a sign-in that no longer works fails here, not in the browser
+        assert client.token is not None
+        return client.server, client.token, page_title(me.account.name, me.email)
+
+    server_url, token, title = run_client_command(ctx, None, who)
+    serve_in_browser(server_url, token, title, host, port, public)
+
+
 @main.command()
 @click.option("--transactions", "count", type=click.IntRange(1, 1_000_000), default=2000, show_default=True,
               help="How many transactions the demo account gets.")
-def demo(count: int) -> None:
+@click.option("--web", "in_browser", is_flag=True, help="Serve the demo to a browser instead of this terminal.")
+@web_options
+@click.pass_context
+def demo(click_ctx: click.Context, count: int, in_browser: bool, host: str, port: int, public: bool) -> None:
     """The whole tour: a seeded backend on a free loopback port, signed in as the demo admin."""
     import tempfile
     from pathlib import Path
@@ -112,6 +170,11 @@ def demo(count: int) -> None:
     from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD, seed_demo
     from credits_tui.embedded import EmbeddedServer
 
+    if not in_browser and any(click_ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+                              for name in WEB_OPTIONS):
+        raise click.UsageError("--host, --port and --public go with --web.")
+    if in_browser:
+        check_web_host(host, public)
     with tempfile.TemporaryDirectory(prefix="credits-tui-demo-") as folder:
         settings = Settings(database_url=f"sqlite:///{Path(folder) / 'demo.db'}")
         database = Database(settings.database_url)
@@ -121,14 +184,20 @@ def demo(count: int) -> None:
         server = EmbeddedServer(database, settings)
         server.start()
         try:
-            async def sign_in() -> str:
+            async def sign_in() -> tuple[str, Me]:
                 async with CreditsClient(server.url) as client:
-                    return (await client.sign_in(DEMO_ADMIN, DEMO_PASSWORD)).token
+                    token = (await client.sign_in(DEMO_ADMIN, DEMO_PASSWORD)).token
+                    return token, await client.me()
 
             try:
-                token = asyncio.run(sign_in())
+                token, me = asyncio.run(sign_in())
             except errors.ApiError as problem:
                 fail(f"The demo server did not let the demo admin in: {problem.message}")
+            if in_browser:
+                from credits_tui.web import page_title
+
+                serve_in_browser(server.url, token, page_title(me.account.name, me.email), host, port, public)
+                return
             # The demo's token lives in memory only: nothing to keep once the demo ends.
             app = CreditsApp(Connection(server.url, DEMO_ADMIN, token, remember_token=False), store=TokenStore())
             app.run()
