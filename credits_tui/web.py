@@ -13,23 +13,24 @@ import html
 import ipaddress
 import logging
 import os
+import re
 import shlex
+import socket
 import sys
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from textual_serve.server import Server
+from textual_serve.server import Server, to_int
 
 from credits_tui.auth.session import SERVER_ENV
 from credits_tui.auth.tokens import TOKEN_ENV
 
-DEFAULT_PORT = 8765
 PRODUCT = "Purchase Credits"
 # How long stopping waits for the apps to quit; one that hangs quits once the server is gone.
 STOP_GRACE_SECONDS = 10.0
 
-log = logging.getLogger("credits_tui.web")
+GOOGLE_FONT = re.compile(r'<link\s+rel="stylesheet"\s+href="https://fonts\.googleapis\.com/[^"]*"\s*/>')
 
 
 def is_loopback(host: str) -> bool:
@@ -59,8 +60,6 @@ def session_command() -> str:
 def browser_address(host: str, port: int) -> str:
     """The address to print: a wildcard bind is reached by this machine's name."""
     if host in ("0.0.0.0", "::", ""):
-        import socket
-
         host = socket.gethostname()
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
@@ -91,23 +90,28 @@ class AppServer(Server):
         address = browser_address(self.host, self.port)
         lines = [f"{self.title}: open {address} in a browser."]
         if is_loopback(self.host):
-            lines.append(f"Over SSH: ssh -L {self.port}:127.0.0.1:{self.port} HOST, then open "
-                         f"http://127.0.0.1:{self.port} on your machine.")
+            target = f"[{self.host}]" if ":" in self.host else self.host
+            lines.append(f"From another machine: ssh -L {self.port}:{target}:{self.port} THIS-HOST, then open "
+                         f"http://localhost:{self.port} there.")
         lines.append("Press Ctrl+C to stop.")
         print("\n".join(lines), file=sys.stderr, flush=True)
 
     async def handle_index(self, request: web.Request) -> web.Response:
-        scheme = "https" if request.secure else "http"
+        static = f"{_origin(request)}/static/"
         context = {
-            "font_size": max(6, min(_int(request.query.get("fontsize"), 16), 48)),
+            "font_size": to_int(request.query.get("fontsize", "16"), 16),
             "app_websocket_url": f"{'wss' if request.secure else 'ws'}://{request.host}/ws",
-            "config": {"static": {"url": f"{scheme}://{request.host}/static/"}},
+            "config": {"static": {"url": static}},
             "application": {"name": self.title},
         }
         response = aiohttp_jinja2.render_template("app_index.html", request, context)
-        # textual-serve's page has no <title>: the tab should name the product and the account.
         assert response.text is not None
-        response.text = response.text.replace("<head>", f"<head>\n<title>{html.escape(self.title)}</title>", 1)
+        # textual-serve's page has no <title>: the tab should name the product and the account.
+        page = response.text.replace("<head>", f"<head>\n<title>{html.escape(self.title)}</title>", 1)
+        # Its font comes from a third-party host (unreachable offline, and told who opens the
+        # app); textual-serve ships the same font, so the page takes it from here.
+        response.text = GOOGLE_FONT.sub(f"<style>@font-face {{ font-family: 'Roboto Mono'; src: url("
+                                        f"'{static}fonts/RobotoMono-VariableFont_wght.ttf'); }}</style>", page)
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -123,8 +127,7 @@ class AppServer(Server):
             self._sessions.discard(task)
 
     def _trusted(self, request: web.Request) -> bool:
-        scheme = "https" if request.secure else "http"
-        if request.headers.get("Origin") != f"{scheme}://{request.host}":
+        if request.headers.get("Origin") != _origin(request):
             return False
         return self.public or is_loopback(request.url.host or "")
 
@@ -136,11 +139,9 @@ class AppServer(Server):
             await asyncio.wait(list(self._sessions), timeout=STOP_GRACE_SECONDS)
 
 
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
+def _origin(request: web.Request) -> str:
+    """The origin the browser addressed, as its ``Origin`` header spells a same-origin page."""
+    return f"{'https' if request.secure else 'http'}://{request.host}"
 
 
 def serve(server_url: str, token: str, *, host: str, port: int, title: str, public: bool) -> None:
@@ -148,7 +149,4 @@ def serve(server_url: str, token: str, *, host: str, port: int, title: str, publ
     # Every session's app inherits these (textual-serve copies os.environ into each child).
     os.environ[SERVER_ENV] = server_url
     os.environ[TOKEN_ENV] = token
-    try:
-        AppServer(host=host, port=port, title=title, public=public).serve()
-    finally:
-        os.environ.pop(TOKEN_ENV, None)
+    AppServer(host=host, port=port, title=title, public=public).serve()

@@ -3,6 +3,8 @@
 The page loads with the product and the account in its title, the terminal shows the
 balance, `4` opens Manage Credits, a search narrows the table; stopping the server (SIGTERM
 to the serving process alone, as a service manager would) leaves no app process behind.
+Quicker tests around it: no other web page (nor a DNS-rebound name) may drive the app, and
+serving beyond loopback needs --public.
 
 Chromium and its driver come from Debian (``chromium``, ``chromium-driver``, installed by
 .ci/run); Selenium is given that driver, so Selenium Manager never downloads anything.
@@ -20,20 +22,21 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from click.testing import CliRunner
 
+from credits_tui.cli import main
 from credits_tui.embedded import free_port
+from credits_tui.web import AppServer
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver; "
-                              ".ci/run installs them)"),
-]
-webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the test extra)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver; .ci/run installs them)")
 
 REPO = Path(__file__).resolve().parents[1]
 BALANCE = re.compile(r"([\d,]+\.\d\d) credits · Demo Co\.")
@@ -58,8 +61,8 @@ Object.defineProperty(Object.prototype, "_terminal", {
 SCREEN_TEXT = """
 const t = window.__xterm;
 if (!t) return null;
-const lines = [];
-for (let y = 0; y < t.rows; y++) lines.push(t.buffer.active.getLine(t.buffer.active.viewportY + y).translateToString(true));
+const buffer = t.buffer.active, lines = [];
+for (let y = 0; y < t.rows; y++) lines.push(buffer.getLine(buffer.viewportY + y).translateToString(true));
 return lines.join("\\n");
 """
 
@@ -77,8 +80,8 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -
 
 
 def group_members(pgid: int) -> list[str]:
-    return subprocess.run(["ps", "-o", "pid=,args=", "-g", str(pgid)], capture_output=True,
-                          text=True).stdout.splitlines()
+    return subprocess.run(["ps", "-o", "pid=,args=", "-g", str(pgid)], capture_output=True, text=True,
+                          check=False).stdout.splitlines()
 
 
 def group_alive(pgid: int) -> bool:
@@ -110,7 +113,8 @@ def demo_web(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+def browser(tmp_path: Path) -> Iterator[Any]:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the test extra)")
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -127,7 +131,7 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
-def wait_for_screen(driver: webdriver.Chrome, predicate: Callable[[str], bool], what: str,
+def wait_for_screen(driver: Any, predicate: Callable[[str], bool], what: str,
                     timeout: float = 15.0) -> str:
     deadline = time.monotonic() + timeout
     screen = ""
@@ -139,7 +143,9 @@ def wait_for_screen(driver: webdriver.Chrome, predicate: Callable[[str], bool], 
     raise AssertionError(f"never saw {what}; the terminal in the page showed:\n{screen}")
 
 
-def test_the_demo_in_chromium(demo_web: tuple[int, subprocess.Popen[bytes]], browser: webdriver.Chrome):
+@pytest.mark.slow
+@needs_chromium
+def test_the_demo_in_chromium(demo_web: tuple[int, subprocess.Popen[bytes]], browser: Any):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
@@ -161,8 +167,8 @@ def test_the_demo_in_chromium(demo_web: tuple[int, subprocess.Popen[bytes]], bro
     ActionChains(browser).move_to_element_with_offset(screen, 0, screen.size["height"] // 2 - 40).click().perform()
     keys = ActionChains(browser)
     keys.send_keys("4").perform()
-    manage = wait_for_screen(browser, lambda s: "Last 30 days" in s and "Handwritten letter ×" in s,
-                             "Manage Credits with the whole table")
+    wait_for_screen(browser, lambda s: "Last 30 days" in s and "Handwritten letter ×" in s,
+                    "Manage Credits, every kind of row")
 
     keys.send_keys("/").perform()
     time.sleep(0.5)
@@ -178,3 +184,43 @@ def test_the_demo_in_chromium(demo_web: tuple[int, subprocess.Popen[bytes]], bro
     while group_alive(server.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not group_alive(server.pid), f"left running: {group_members(server.pid)}"
+
+
+WEBSOCKET_HEADERS = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+
+async def test_only_the_apps_own_page_may_open_its_websocket():
+    server = AppServer(host="127.0.0.1", port=8765, title="Purchase Credits · <b>Acme</b> · a@b.example",
+                       public=False)
+    async with TestClient(TestServer(await server._make_app(), host="127.0.0.1")) as client:
+        page = await client.get("/")
+        text = await page.text()
+        assert "<title>Purchase Credits · &lt;b&gt;Acme&lt;/b&gt; · a@b.example</title>" in text
+        assert f'data-session-websocket-url="ws://{client.host}:{client.port}/ws"' in text
+        assert "fonts.googleapis.com" not in text  # nothing is fetched from a third party
+
+        # Any page the user visits could open a websocket to 127.0.0.1: that one would drive
+        # a signed-in app. Refused before an app process is started.
+        evil = await client.get("/ws", headers={**WEBSOCKET_HEADERS, "Origin": "https://evil.example"})
+        assert evil.status == 403
+        missing = await client.get("/ws", headers=WEBSOCKET_HEADERS)
+        assert missing.status == 403
+        # DNS rebinding: evil.example resolving to 127.0.0.1 makes the page "same origin".
+        rebound = await client.get("/ws", headers={**WEBSOCKET_HEADERS, "Host": "evil.example:8765",
+                                                    "Origin": "http://evil.example:8765"})
+        assert rebound.status == 403
+        assert not server._sessions
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "example.com"])
+def test_serving_beyond_loopback_needs_public(host: str):
+    result = CliRunner().invoke(main, ["demo", "--web", "--host", host])
+    assert result.exit_code == 2
+    assert "not a loopback address" in result.stderr and "--public" in result.stderr
+    assert "Preparing" not in result.stderr  # refused before any work
+
+
+def test_host_and_port_belong_to_web():
+    result = CliRunner().invoke(main, ["demo", "--port", "9000"])
+    assert result.exit_code == 2 and "go with --web" in result.stderr
