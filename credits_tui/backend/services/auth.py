@@ -108,7 +108,8 @@ class AuthService:
         """
         settings = self.settings
         now = utc_now()
-        counted = LoginAttempt.succeeded.is_not(True) & (LoginAttempt.created_at >= now - settings.login_window)
+        # Strictly inside the window, so that waiting Retry-After seconds is always enough.
+        counted = LoginAttempt.succeeded.is_not(True) & (LoginAttempt.created_at > now - settings.login_window)
         limits = (
             ((LoginAttempt.email == email) & (LoginAttempt.client == client),
              settings.login_failures_per_email_and_client),
