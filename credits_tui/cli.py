@@ -273,9 +273,9 @@ def login(ctx: Context, server: str | None, email: str | None, password_stdin: b
                 try:
                     await client.sign_out()  # a token nobody can keep is revoked at once
                 except errors.ApiError:
-                    raise TokenNotKept(f"it was not kept, and the server could not revoke it now "
+                    raise TokenNotKept(f"the new token was not kept, and the server could not revoke it now "
                                        f"(it expires {answer.expires_at:%Y-%m-%d %H:%M} UTC)") from None
-                raise TokenNotKept("it was not kept (and is revoked)")
+                raise TokenNotKept("the new token was revoked, not kept")
             if replaced and replaced != answer.token:  # the old sign-in is of no use any more
                 async with CreditsClient(server, replaced) as old:
                     try:
