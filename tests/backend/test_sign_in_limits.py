@@ -16,18 +16,22 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import time_machine
+from alembic import command
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
+from credits_tui.backend.db.migrate import alembic_config, upgrade
 from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import auth
 from credits_tui.embedded import free_port
@@ -102,11 +106,17 @@ def small_limits(database_url: str) -> Settings:
                     login_failures_per_email=5, login_failures_per_client=8)
 
 
+@contextmanager
+def behind_proxy(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """The app in-process behind uvicorn's proxy-header handling."""
+    app = ProxyHeadersMiddleware(create_app(settings, database=database), trusted_hosts="*")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
 @pytest.fixture
 def in_process(seeded: Database, small_limits: Settings) -> Iterator[TestClient]:
-    """The app in-process behind uvicorn's proxy-header handling, with small limits."""
-    app = ProxyHeadersMiddleware(create_app(small_limits, database=seeded), trusted_hosts="*")
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with behind_proxy(small_limits, seeded) as client:
         yield client
 
 
@@ -203,6 +213,22 @@ def test_a_good_sign_in_forgives_that_address_only(in_process, small_limits):
     assert sign_in(in_process, ADMIN, "typo", USER_AT_HOME).status_code == 401
     assert sign_in(in_process, ADMIN, "guess", ATTACKER).status_code == 401
     assert sign_in(in_process, ADMIN, "guess", ATTACKER).status_code == 429
+
+
+def test_an_upgrade_keeps_a_running_limit(seeded, small_limits):
+    config = alembic_config()
+    with seeded.write_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    # Failures recorded by the previous version, a minute ago (naive UTC, as stored).
+    a_minute_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
+    with seeded.write_engine.begin() as connection:
+        connection.execute(text("INSERT INTO login_failures (email, client, created_at) VALUES (:e, :c, :t)"),
+                           [{"e": ADMIN, "c": ATTACKER, "t": a_minute_ago}] * 2)
+    upgrade(seeded)
+    with behind_proxy(small_limits, seeded) as client:
+        assert sign_in(client, ADMIN, DEMO_PASSWORD, ATTACKER).status_code == 429
+        assert sign_in(client, ADMIN, DEMO_PASSWORD, USER_AT_HOME).status_code == 201
 
 
 # --- several worker processes -----------------------------------------------------------------
