@@ -92,7 +92,7 @@ class AuthService:
             # A good sign-in forgives this address's slips for this email (not other addresses'),
             # and rows out of every window are pruned as we go.
             session.execute(delete(LoginAttempt).where(
-                (LoginAttempt.email == email) & (LoginAttempt.client == client) & LoginAttempt.succeeded.is_(False)
+                ((LoginAttempt.email == email) & (LoginAttempt.client == client) & LoginAttempt.succeeded.is_(False))
                 | (LoginAttempt.created_at < now - self.settings.login_window)
             ))
         return TokenResponse(token=token, expires_at=expires_at, user=me(user, account))
@@ -137,15 +137,13 @@ class AuthService:
 
     def _limited_for(self, session: Session, counted: ColumnElement[bool], allowed: int,
                      now: datetime) -> timedelta | None:
-        """How long until fewer than ``allowed`` attempts match ``counted``; None if they do now."""
-        count = session.scalar(select(func.count()).select_from(LoginAttempt).where(counted)) or 0
-        if count < allowed:
-            return None
-        # The limit lifts when the attempt that brings the count below ``allowed`` leaves the window.
-        lifting = session.scalar(select(LoginAttempt.created_at).where(counted)
-                                 .order_by(LoginAttempt.created_at).offset(count - allowed).limit(1))
-        assert lifting is not None
-        return lifting + self.settings.login_window - now
+        """How long until fewer than ``allowed`` attempts match ``counted``; None if fewer do now."""
+        # While the allowed-th newest attempt is inside the window, so are ``allowed`` attempts;
+        # the limit lifts when it leaves (older ones leave before it). One statement, so a row
+        # pruned meanwhile by another sign-in cannot skew a count.
+        lifts_with = session.scalar(select(LoginAttempt.created_at).where(counted)
+                                    .order_by(LoginAttempt.created_at.desc()).offset(allowed - 1).limit(1))
+        return None if lifts_with is None else lifts_with + self.settings.login_window - now
 
     def authenticate(self, token: str) -> Principal:
         if not TOKEN_PATTERN.match(token):
