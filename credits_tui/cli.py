@@ -283,15 +283,26 @@ database_url_option = click.option(
          "(default: a SQLite file in the user data directory).")
 
 
+class TokenNotKept(Exception):
+    """Signed in, but no keyring could keep the token: it was revoked (or the server said no)."""
+
+
 @main.command()
 @server_option
 @click.option("--email", help="Your email (asked for if missing).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--print-token", is_flag=True,
+              help="Print the token on standard output instead of keeping it in the keyring: for "
+                   "machines without one (e.g. over SSH), "
+                   "'export CREDITS_TUI_TOKEN=$(credits-tui login --print-token ...)'.")
 @click.pass_obj
-def login(ctx: Context, server: str | None, email: str | None, password_stdin: bool) -> None:
-    """Sign in and keep the token in the OS keyring."""
+def login(ctx: Context, server: str | None, email: str | None, password_stdin: bool, print_token: bool) -> None:
+    """Sign in and keep the token in the OS keyring (or print it with --print-token)."""
+    import shlex
+
     from credits_tui.api_client import errors
     from credits_tui.api_client.client import CreditsClient, normalise_server
+    from credits_tui.api_client.models import TokenResponse
     from credits_tui.auth.profiles import ConfigError, load_config
     from credits_tui.auth.session import remember, resolve_server
 
@@ -321,29 +332,44 @@ def login(ctx: Context, server: str | None, email: str | None, password_stdin: b
     else:
         raise click.UsageError("No terminal to ask for the password: pipe it in with --password-stdin.")
 
-    async def sign_in() -> tuple[str, str]:
+    async def sign_in() -> TokenResponse:
         async with CreditsClient(server) as client:
             answer = await client.sign_in(email, password)
+            if print_token:
+                return answer
             replaced = ctx.store.get(server, answer.user.email)
             if not ctx.store.set(server, answer.user.email, answer.token):
-                await client.sign_out()  # a token nobody can keep is revoked at once
-                raise errors.ApiError(
-                    "Signed in, but no usable OS keyring can keep the sign-in. Install and unlock a "
-                    "Secret Service keyring, or give scripts a token in CREDITS_TUI_TOKEN.")
+                try:
+                    await client.sign_out()  # a token nobody can keep is revoked at once
+                except errors.ApiError:
+                    raise TokenNotKept(f"the new token was not kept, and the server could not revoke it now "
+                                       f"(it expires {answer.expires_at:%Y-%m-%d %H:%M} UTC)") from None
+                raise TokenNotKept("the new token was revoked, not kept")
             if replaced and replaced != answer.token:  # the old sign-in is of no use any more
                 async with CreditsClient(server, replaced) as old:
                     try:
                         await old.sign_out()
                     except errors.ApiError:
                         pass  # it may have expired already; the new sign-in stands
-            return answer.user.email, answer.user.name
+            return answer
 
     try:
-        signed_email, name = asyncio.run(sign_in())
+        answer = asyncio.run(sign_in())
     except errors.ApiError as problem:
         fail(problem.message)
-    remember(config, ctx.profile, server, signed_email)
-    click.echo(f"Signed in to {server} as {name} <{signed_email}>.", err=True)
+    except TokenNotKept as fate:
+        command = shlex.join(["credits-tui", "login", "--print-token", "--server", server, "--email", email])
+        fail(f"Not signed in: no usable OS keyring can keep the token here, so {fate}. Without a keyring "
+             f"(e.g. over SSH), sign in for this shell with: export CREDITS_TUI_TOKEN=$({command})")
+    user = answer.user
+    remember(config, ctx.profile, server, user.email)
+    if print_token:
+        click.echo(answer.token)
+        click.echo(f"Signed in to {server} as {user.name} <{user.email}>. The token is on standard output "
+                   f"and kept nowhere; it is valid until {answer.expires_at:%Y-%m-%d %H:%M} UTC unless "
+                   "revoked.", err=True)
+        return
+    click.echo(f"Signed in to {server} as {user.name} <{user.email}>.", err=True)
 
 
 @main.command()
@@ -541,9 +567,21 @@ def print_table(items) -> None:
               help="With --demo: how many transactions Demo Co. gets (default 2000).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--forwarded-allow-ips", metavar="ADDRESSES", envvar="FORWARDED_ALLOW_IPS", show_envvar=True,
+              help="Comma-separated addresses or networks (or '*') of the reverse proxies whose "
+                   "X-Forwarded-For and X-Forwarded-Proto are trusted (uvicorn's option). "
+                   "[default: 127.0.0.1,::1]")
 def serve(host: str, port: int, database_url: str | None, workers: int, demo: bool,
-          demo_transactions: int | None, log_level: str) -> None:
-    """Run the reference Purchase Credits backend."""
+          demo_transactions: int | None, log_level: str, forwarded_allow_ips: str | None) -> None:
+    """Run the reference Purchase Credits backend.
+
+    \b
+    Behind a reverse proxy, list the proxy in --forwarded-allow-ips: the client address
+    is then the one the proxy forwards, and the sign-in limits (per email and address,
+    and per address) count each caller apart. Otherwise every caller shares the proxy's
+    address. Never '*' when clients can reach the server directly:
+    they could then name any address.
+    """
     import uvicorn
 
     from credits_tui.backend.demo import DEMO_TRANSACTIONS, is_empty, seed_demo
@@ -564,7 +602,8 @@ def serve(host: str, port: int, database_url: str | None, workers: int, demo: bo
     # Workers are separate processes: they read the database URL from the environment.
     os.environ["CREDITS_DATABASE_URL"] = settings.database_url
     uvicorn.run("credits_tui.backend.api.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, proxy_headers=False)
+                workers=workers, log_level=log_level, proxy_headers=True,
+                forwarded_allow_ips=forwarded_allow_ips)
 
 
 @main.command("close-month")

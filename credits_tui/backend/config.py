@@ -44,9 +44,12 @@ class Settings(BaseModel):
     max_purchase: Money = Decimal("10000.00")
     accounting_email: str = "accounting@leadliaison.com"
     token_ttl: timedelta = timedelta(days=14)
-    # Failed sign-ins tolerated per window, per email and per client address.
+    # Failed sign-ins tolerated per window: per (email, client address) is the tight one, so
+    # a guesser at one address cannot lock the user out at another; per email is a ceiling on
+    # guessing spread over many addresses; per address bounds one guesser across emails.
     login_window: timedelta = timedelta(minutes=15)
-    login_failures_per_email: int = 5
+    login_failures_per_email_and_client: int = 5
+    login_failures_per_email: int = 100
     login_failures_per_client: int = 30
     # A purchase left "in progress" this long (its worker died) may be taken over by a retry.
     idempotency_stale_after: timedelta = timedelta(minutes=2)

@@ -32,6 +32,18 @@ def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, which the sign-in limits count.
+
+    Behind a reverse proxy this is the address the proxy names in X-Forwarded-For: uvicorn
+    puts it in place of the proxy's own when ``serve --forwarded-allow-ips`` trusts the proxy.
+    """
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
 _bearer = HTTPBearer(auto_error=False, description="The token from POST /auth/tokens")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from credits_tui.api_client.models import (
@@ -28,7 +28,14 @@ from credits_tui.api_client.models import (
     UsageResult,
     UserList,
 )
-from credits_tui.backend.api.deps import Admin, PrincipalDep, ServicesDep, UsageRecorder, Viewer
+from credits_tui.backend.api.deps import (
+    Admin,
+    ClientAddress,
+    PrincipalDep,
+    ServicesDep,
+    UsageRecorder,
+    Viewer,
+)
 from credits_tui.backend.services.transactions import TransactionFilter, csv_lines
 
 router = APIRouter(responses={
@@ -40,8 +47,7 @@ router = APIRouter(responses={
 
 
 @router.post("/auth/tokens", status_code=201, response_model=TokenResponse, tags=["auth"])
-def create_token(body: TokenRequest, request: Request, svc: ServicesDep) -> TokenResponse:
-    client = request.client.host if request.client else "unknown"
+def create_token(body: TokenRequest, client: ClientAddress, svc: ServicesDep) -> TokenResponse:
     return svc.auth.sign_in(body.email, body.password, client)
 
 

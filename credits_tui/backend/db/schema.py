@@ -86,22 +86,27 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class LoginFailure(Base):
-    """One row per failed sign-in; counted per email and per client address for 429s.
+class LoginAttempt(Base):
+    """One sign-in attempt, taken before the password is checked; counted for the 429s.
 
-    Kept in the database (not in process memory) so the limit holds across workers.
+    A row is written (``succeeded`` NULL) in the same write transaction that counts the
+    window, so parallel requests cannot all pass the count; it becomes True or False once the
+    password is checked. A row left NULL (its worker died mid-check) counts as a failure.
+    Kept in the database (not in process memory) so the limits hold across workers.
     """
 
-    __tablename__ = "login_failures"
+    __tablename__ = "login_attempts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     client: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    succeeded: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
     __table_args__ = (
-        Index("ix_login_failures_email_time", "email", "created_at"),
-        Index("ix_login_failures_client_time", "client", "created_at"),
+        # (email, client, time) also serves the per-email count by its prefix.
+        Index("ix_login_attempts_email_client_time", "email", "client", "created_at"),
+        Index("ix_login_attempts_client_time", "client", "created_at"),
     )
 
 

@@ -1,8 +1,8 @@
 """Sign-in, bearer tokens and the login rate limit.
 
 Tokens are random, opaque, shown once and stored only as their SHA-256; passwords are
-stored with Argon2id. Failed sign-ins are rows in the database so that the limit holds
-across worker processes.
+stored with Argon2id. Sign-in attempts are rows in the database, taken before
+the password is checked, so that the limits hold for parallel requests and across workers.
 """
 
 from __future__ import annotations
@@ -12,16 +12,17 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import AccountRef, Me, Role, TokenResponse
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.schema import Account, ApiToken, LoginFailure, User
+from credits_tui.backend.db.schema import Account, ApiToken, LoginAttempt, User
 from credits_tui.backend.errors import TooManyRequests, Unauthorized
 from credits_tui.backend.services.ledger import utc_now
 
@@ -69,15 +70,17 @@ class AuthService:
 
     def sign_in(self, email: str, password: str, client: str) -> TokenResponse:
         email = normalise_email(email)
-        now = utc_now()
-        self._refuse_if_rate_limited(email, client, now)
+        client = client[:64]
+        attempt_id = self._take_attempt(email, client)
         with self.db.read() as session:
             row = session.execute(
                 select(User, Account).join(Account, Account.id == User.account_id).where(User.email == email)
             ).first()
-        if not _password_matches(row[0].password_hash if row else _DUMMY_HASH, password) or row is None:
+        matched = _password_matches(row[0].password_hash if row else _DUMMY_HASH, password)
+        now = utc_now()
+        if not matched or row is None:
             with self.db.write() as session:
-                session.add(LoginFailure(email=email, client=client[:64], created_at=now))
+                session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=False))
             raise Unauthorized("invalid_credentials", "The email or password is not right.")
         user, account = row
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -85,32 +88,62 @@ class AuthService:
         with self.db.write() as session:
             session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), created_at=now,
                                  expires_at=expires_at))
-            # A good sign-in clears the email's failures, and old rows are pruned as we go.
-            session.execute(delete(LoginFailure).where(
-                (LoginFailure.email == email) | (LoginFailure.created_at < now - self.settings.login_window)
+            session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=True))
+            # A good sign-in forgives this address's slips for this email (not other addresses'),
+            # and rows out of every window are pruned as we go.
+            session.execute(delete(LoginAttempt).where(
+                ((LoginAttempt.email == email) & (LoginAttempt.client == client) & LoginAttempt.succeeded.is_(False))
+                | (LoginAttempt.created_at < now - self.settings.login_window)
             ))
         return TokenResponse(token=token, expires_at=expires_at, user=me(user, account))
 
-    def _refuse_if_rate_limited(self, email: str, client: str, now: datetime) -> None:
-        window_start = now - self.settings.login_window
-        with self.db.read() as session:
-            by_email = session.scalar(select(func.count()).where(
-                LoginFailure.email == email, LoginFailure.created_at >= window_start))
-            by_client = session.scalar(select(func.count()).where(
-                LoginFailure.client == client, LoginFailure.created_at >= window_start))
-            oldest = session.scalar(select(func.min(LoginFailure.created_at)).where(
-                (LoginFailure.email == email) | (LoginFailure.client == client),
-                LoginFailure.created_at >= window_start))
-        if (by_email or 0) >= self.settings.login_failures_per_email or (
-            by_client or 0
-        ) >= self.settings.login_failures_per_client:
-            retry_after = self.settings.login_window - (now - oldest) if oldest else self.settings.login_window
-            seconds = max(1, math.ceil(retry_after.total_seconds()))
-            raise TooManyRequests(
-                "too_many_attempts",
-                f"Too many failed sign-ins. Try again in {math.ceil(seconds / 60)} minute(s).",
-                headers={"Retry-After": str(seconds)},
-            )
+    def _take_attempt(self, email: str, client: str) -> int:
+        """Count the window and take a slot in one write transaction, before any password check.
+
+        Taking the slot first is what makes the limits hold under parallel requests and across
+        workers: SQLite's write units of work begin IMMEDIATE (one writer at a time), and on
+        PostgreSQL transaction-scoped advisory locks on the email and the address serialise the
+        count-then-insert of every attempt that shares either. While limited the password is
+        not checked at all, so the 429 says nothing about it.
+        """
+        settings = self.settings
+        now = utc_now()
+        # Strictly inside the window, so that waiting Retry-After seconds is always enough.
+        counted = LoginAttempt.succeeded.is_not(True) & (LoginAttempt.created_at > now - settings.login_window)
+        limits = (
+            ((LoginAttempt.email == email) & (LoginAttempt.client == client),
+             settings.login_failures_per_email_and_client),
+            (LoginAttempt.email == email, settings.login_failures_per_email),
+            (LoginAttempt.client == client, settings.login_failures_per_client),
+        )
+        with self.db.write() as session:
+            if not self.db.is_sqlite:
+                # In one order everywhere, so two sign-ins never wait for each other's second lock.
+                for key in sorted({_lock_key("email", email), _lock_key("client", client)}):
+                    session.execute(select(func.pg_advisory_xact_lock(key)))
+            waits = [wait for where, allowed in limits
+                     if (wait := self._limited_for(session, where & counted, allowed, now)) is not None]
+            if waits:
+                seconds = max(1, math.ceil(max(waits).total_seconds()))
+                raise TooManyRequests(
+                    "too_many_attempts",
+                    f"Too many failed sign-ins. Try again in {math.ceil(seconds / 60)} minute(s).",
+                    headers={"Retry-After": str(seconds)},
+                )
+            attempt = LoginAttempt(email=email, client=client, created_at=now, succeeded=None)
+            session.add(attempt)
+            session.flush()
+            return attempt.id
+
+    def _limited_for(self, session: Session, counted: ColumnElement[bool], allowed: int,
+                     now: datetime) -> timedelta | None:
+        """How long until fewer than ``allowed`` attempts match ``counted``; None if fewer do now."""
+        # While the allowed-th newest attempt is inside the window, so are ``allowed`` attempts;
+        # the limit lifts when it leaves (older ones leave before it). One statement, so a row
+        # pruned meanwhile by another sign-in cannot skew a count.
+        lifts_with = session.scalar(select(LoginAttempt.created_at).where(counted)
+                                    .order_by(LoginAttempt.created_at.desc()).offset(allowed - 1).limit(1))
+        return None if lifts_with is None else lifts_with + self.settings.login_window - now
 
     def authenticate(self, token: str) -> Principal:
         if not TOKEN_PATTERN.match(token):
@@ -139,6 +172,11 @@ class AuthService:
             user = session.get_one(User, principal.user_id)
             account = session.get_one(Account, principal.account_id)
             return me(user, account)
+
+
+def _lock_key(kind: str, value: str) -> int:
+    """A signed 64-bit key for ``pg_advisory_xact_lock``; a rare collision only serialises more."""
+    return int.from_bytes(hashlib.sha256(f"sign-in:{kind}:{value}".encode()).digest()[:8], "big", signed=True)
 
 
 def _password_matches(password_hash: str, password: str) -> bool:
