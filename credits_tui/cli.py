@@ -510,7 +510,7 @@ def close_month(period: str | None, database_url: str | None) -> None:
     settings, database = _open_database(database_url)
     period = period or previous_period(utc_now())
     try:
-        results = InvoicingService(database, settings, TestGateway()).close_month(period)
+        results = InvoicingService(database, settings, TestGateway(database)).close_month(period)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--period") from None
     if not results:

@@ -67,7 +67,7 @@ def fresh(api, demo_password_hash) -> Fresh:
 
 @pytest.fixture
 def invoicing(api, settings) -> InvoicingService:
-    return InvoicingService(api.database, settings, TestGateway())
+    return InvoicingService(api.database, settings, TestGateway(api.database))
 
 
 PRICES = {"premium_audio_transcription": (25, "Premium audio transcription (minute)"),
