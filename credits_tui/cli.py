@@ -522,5 +522,32 @@ def close_month(period: str | None, database_url: str | None) -> None:
     sys.exit(1 if failed else 0)
 
 
+@main.command()
+@click.option("--since", metavar="WHEN", help="Only charges and transactions from: 30d, 12h, 2w ago, or a "
+                                              "date/time (ISO 8601, UTC if no zone). Default: all.")
+@database_url_option
+def reconcile(since: str | None, database_url: str | None) -> None:
+    """Check that every gateway charge has exactly one purchase, auto-recharge or invoice-payment
+    transaction and each of those one charge; print each mismatch (exit 1), or exit 0."""
+    from credits_tui.backend.services.payments import reconcile as find_mismatches
+    from credits_tui.formatting import parse_when
+
+    try:
+        start = parse_when(since) if since else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    _, database = _open_database(database_url)
+    with database.read() as session:
+        mismatches = find_mismatches(session, start)
+    database.dispose()
+    for mismatch in mismatches:
+        click.echo(f"{mismatch.kind}: {mismatch.message}")
+    if mismatches:
+        click.echo(f"{len(mismatches)} mismatch{'es' if len(mismatches) != 1 else ''} between gateway charges "
+                   "and transactions.", err=True)
+        sys.exit(1)
+    click.echo("Every charge has exactly one transaction and every charged transaction one charge.")
+
+
 if __name__ == "__main__":
     main()
