@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from credits_tui.backend.db.schema import Account
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_SYNCHRONOUS = "FULL"
 
 
 def _sqlite_engine(url: str, *, begin: str) -> Engine:
@@ -45,7 +44,7 @@ def _sqlite_engine(url: str, *, begin: str) -> Engine:
         # additional sync operation of the WAL file happens after each transaction commit"
         # which "helps ensure that transactions are durable across a power loss":
         # https://www.sqlite.org/pragma.html#pragma_synchronous
-        cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
