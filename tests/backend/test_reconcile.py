@@ -192,3 +192,21 @@ def test_history_written_without_the_gateway_reconciles_once_its_charges_are_rec
         assert record_historical_charges(session, rows) == 3
 
     assert run_reconcile(fresh.database).exit_code == 0
+
+
+def test_an_invoice_paid_at_month_close_reconciles(fresh):
+    now = ledger.utc_now()
+    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=2, hour=12)
+    with fresh.database.write() as session:
+        ledger.append(session, lock_account(session, fresh.account_id), transaction_type=TransactionType.usage,
+                      amount_cents=-900, description="Premium audio transcription × 36",
+                      process_type="premium_audio_transcription", quantity=36, at=last_month)
+    period = f"{last_month:%Y-%m}"
+
+    for _ in range(2):  # a second close finds the invoice paid and charges nothing
+        closed = CliRunner().invoke(main, ["close-month", "--period", period, "--database-url", fresh.database.url])
+        assert closed.exit_code == 0, closed.output
+
+    assert charge_count(fresh.database) == 1
+    result = run_reconcile(fresh.database)
+    assert result.exit_code == 0, result.output
