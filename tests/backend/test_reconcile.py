@@ -4,7 +4,9 @@ transactions: exit 0 when they match one to one, a line per mismatch and exit 1 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -170,6 +172,21 @@ def test_the_gateway_answers_a_retried_key_with_its_first_charge(database):
     with pytest.raises(ChargeDeclined):
         gateway.charge("tok_test_declines_charges_c", 100, idempotency_key="purchase:1:other")
     assert charge_count(database) == 1  # a declined charge charged nothing
+
+
+def test_concurrent_retries_of_one_key_make_one_charge(database):
+    gateway = TestGateway(database)
+    barrier = threading.Barrier(6)
+
+    def charge():
+        barrier.wait(timeout=10)
+        return gateway.charge("tok_test_ok_a", 700, idempotency_key="purchase:1:same")
+
+    with ThreadPoolExecutor(6) as pool:
+        charges = list(pool.map(lambda _: charge(), range(6)))
+
+    assert len(set(charges)) == 1
+    assert charge_count(database) == 1
 
 
 def test_history_written_without_the_gateway_reconciles_once_its_charges_are_recorded(fresh):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,6 +99,10 @@ def _fail_like(outcome: str) -> None:
         raise ChargeDeclined(*_REFUSALS[outcome])
 
 
+def _charge_of(idempotency_key: str) -> Select[tuple[GatewayCharge]]:
+    return select(GatewayCharge).where(GatewayCharge.idempotency_key == idempotency_key)
+
+
 class TestGateway:
     """Succeeds for every valid number except the public failing test numbers; records charges
     in ``database`` (the backend's own, standing in for the processor's)."""
@@ -124,7 +128,7 @@ class TestGateway:
                                amount_cents=amount_cents, created_at=utc_now())
         try:
             with self.database.write() as session:  # committed before the charge is reported
-                if (first := self._charged(session, idempotency_key)) is not None:
+                if (first := session.scalars(_charge_of(idempotency_key)).one_or_none()) is not None:
                     charge = first
                 else:
                     session.add(charge)
@@ -132,15 +136,10 @@ class TestGateway:
             # A concurrent retry with the same key recorded it first (PostgreSQL; SQLite's writes
             # are serialised): that one is the charge.
             with self.database.read() as session:
-                charge = self._charged(session, idempotency_key) or charge
+                charge = session.scalars(_charge_of(idempotency_key)).one()
         if charge.amount_cents != amount_cents:
             raise ValueError("an idempotency key was reused for a charge of another amount")
         return Charge(id=charge.id, amount_cents=charge.amount_cents)
-
-    @staticmethod
-    def _charged(session: Session, idempotency_key: str) -> GatewayCharge | None:
-        return session.scalars(
-            select(GatewayCharge).where(GatewayCharge.idempotency_key == idempotency_key)).one_or_none()
 
 
 def record_historical_charges(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
