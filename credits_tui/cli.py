@@ -618,7 +618,7 @@ def close_month(period: str | None, database_url: str | None) -> None:
     settings, database = _open_database(database_url)
     period = period or previous_period(utc_now())
     try:
-        results = InvoicingService(database, settings, TestGateway()).close_month(period)
+        results = InvoicingService(database, settings, TestGateway(database)).close_month(period)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--period") from None
     if not results:
@@ -628,6 +628,33 @@ def close_month(period: str | None, database_url: str | None) -> None:
         click.echo(f"{result.period}: {result.account_name}: {result.status.value}: {result.message}")
         failed += result.status.value != "paid"
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--since", metavar="WHEN", help="Only charges and transactions from: 30d, 12h, 2w ago, or a "
+                                              "date/time (ISO 8601, UTC if no zone). Default: all.")
+@database_url_option
+def reconcile(since: str | None, database_url: str | None) -> None:
+    """Check that every gateway charge has exactly one purchase, auto-recharge or invoice-payment
+    transaction and each of those one charge; print each mismatch (exit 1), or exit 0."""
+    from credits_tui.backend.services.payments import reconcile as find_mismatches
+    from credits_tui.formatting import parse_when
+
+    try:
+        start = parse_when(since) if since else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    _, database = _open_database(database_url)
+    with database.read() as session:
+        mismatches = find_mismatches(session, start)
+    database.dispose()
+    for mismatch in mismatches:
+        click.echo(f"{mismatch.kind}: {mismatch.message}")
+    if mismatches:
+        click.echo(f"{len(mismatches)} mismatch{'es' if len(mismatches) != 1 else ''} between gateway charges "
+                   "and transactions.", err=True)
+        sys.exit(1)
+    click.echo("Every charge has exactly one transaction and every charged transaction one charge.")
 
 
 if __name__ == "__main__":

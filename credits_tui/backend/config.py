@@ -51,8 +51,9 @@ class Settings(BaseModel):
     login_failures_per_email_and_client: int = 5
     login_failures_per_email: int = 100
     login_failures_per_client: int = 30
-    # A purchase left "in progress" this long (its worker died) may be taken over by a retry.
-    idempotency_stale_after: timedelta = timedelta(minutes=2)
+    # The lease of a purchase in progress: a retry takes over a claim this old (its worker
+    # died). Taking over a live one is harmless: the gateway charge carries the same key.
+    idempotency_stale_after: timedelta = timedelta(seconds=5)
     prices: tuple[ProcessTypePrice, ...] = DEFAULT_PRICES
 
     @classmethod

@@ -177,7 +177,7 @@ async def test_invalid_amounts_show_why_and_enter_does_not_confirm(make_app):
 async def test_a_declined_card_shows_the_message_and_changes_nothing(make_app):
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.api.put_card(card_input("4000000000000002"))
+        await app.api.put_card(card_input("4000000000000341"))
         screen = await open_buy(app, pilot)
         before, purchases = await balance(app), await purchase_count(app)
         shown = screen.query_one("#balance", BalanceDigits).value

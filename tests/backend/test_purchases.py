@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 
-from credits_tui.backend.db.schema import Account, IdempotencyKey, LedgerTransaction, Purchase
+from credits_tui.backend.db.schema import Account, Card, IdempotencyKey, LedgerTransaction, Purchase
 from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services.ledger import utc_now
 
@@ -182,10 +182,10 @@ def test_key_in_progress_conflicts_then_a_stale_claim_is_taken_over(api, admin):
     assert balance(admin) == before
     assert counts(api) == (purchases_before, rows_before)
 
-    # The first attempt died long ago: a retry takes the claim over and lands once.
+    # The first attempt died 6 s ago, past its lease: a retry takes the claim over and lands once.
     with api.database.write() as session:
         session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key)
-                        .values(created_at=utc_now() - timedelta(minutes=10)))
+                        .values(created_at=utc_now() - timedelta(seconds=6)))
     retried = buy(admin, "25.00", key)
     assert retried.status_code == 201, retried.text
     assert "Idempotent-Replayed" not in retried.headers
@@ -197,13 +197,25 @@ def test_key_in_progress_conflicts_then_a_stale_claim_is_taken_over(api, admin):
     assert counts(api) == (purchases_before + 1, rows_before + 1)
 
 
-@pytest.mark.parametrize("number, words", [
-    ("4000000000000002", "declined"),
-    ("4000000000009995", "insufficient funds"),
-    ("4000000000000069", "expired"),
+def card_goes_bad(api, outcome: str, account_name: str = "Demo Co.") -> None:
+    """The card on file starts failing after it was saved (funds run out, the card expires):
+    the test gateway reads the outcome from the card's token."""
+    with api.database.write() as session:
+        account_id = session.scalar(select(Account.id).where(Account.name == account_name))
+        session.execute(update(Card).where(Card.account_id == account_id)
+                        .values(gateway_token=f"tok_test_{outcome}_0123456789abcdef"))
+
+
+@pytest.mark.parametrize("outcome, words", [
+    ("declines_charges", "declined"),  # 4000000000000341: saves fine, declines every charge
+    ("insufficient_funds", "insufficient funds"),
+    ("expired_card", "expired"),
 ])
-def test_declined_card_adds_nothing(api, admin, number, words):
-    put_card(admin, number)
+def test_declined_card_adds_nothing(api, admin, outcome, words):
+    if outcome == "declines_charges":
+        put_card(admin, "4000000000000341")
+    else:
+        card_goes_bad(api, outcome)
     before = balance(admin)
     purchases_before, rows_before = counts(api)
     key = new_key()
@@ -227,7 +239,7 @@ def test_declined_card_adds_nothing(api, admin, number, words):
 
 
 def test_processing_error_can_be_retried_with_the_same_key(api, admin):
-    put_card(admin, "4000000000000119")
+    card_goes_bad(api, "processing_error")
     before = balance(admin)
     purchases_before, rows_before = counts(api)
     key = new_key()

@@ -367,7 +367,7 @@ async def test_validation_errors_name_the_field(admin):
 
 
 async def test_declined_card(admin, raw):
-    await admin.put_card(card_input("4000000000000002"))
+    await admin.put_card(card_input("4000000000000341"))
     before = raw.balance(admin.token)
     with pytest.raises(errors.CardDeclinedError) as declined:
         await admin.purchase("10.00")

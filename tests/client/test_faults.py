@@ -23,6 +23,7 @@ from credits_tui.api_client import errors
 from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import TransactionQuery, UsageRequest
 from credits_tui.backend.api.app import create_app
+from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import Purchase
 from credits_tui.backend.services.payments import TestGateway
 from tests.client.conftest import ADMIN
@@ -413,7 +414,8 @@ class SlowFirstCharge(TestGateway):
 
     __test__ = False
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, database: Database, delay: float) -> None:
+        super().__init__(database)
         self.delay = delay
         self.charges: list[str] = []
 
@@ -427,7 +429,7 @@ class SlowFirstCharge(TestGateway):
 async def test_a_retry_that_finds_the_first_attempt_still_running_waits_for_its_result(seeded, settings, raw):
     token = raw.token(ADMIN)
     before, purchases_before = raw.balance(token), purchases(seeded)
-    gateway = SlowFirstCharge(delay=1.0)
+    gateway = SlowFirstCharge(seeded, delay=1.0)
     with serve_asgi(create_app(settings, database=seeded, gateway=gateway)) as url:
         async with CreditsClient(url, token, timeout=httpx.Timeout(5.0, read=0.4), retries=1,
                                  backoff=0.05) as buyer:

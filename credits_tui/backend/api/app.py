@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from credits_tui.backend.api.deps import Services
-from credits_tui.backend.api.errors import install_error_handlers
+from credits_tui.backend.api.errors import StrictJsonBodies, install_error_handlers
 from credits_tui.backend.api.routes import router
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
@@ -48,8 +48,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.settings = settings
     app.state.database = database
-    app.state.services = build_services(database, settings, gateway or TestGateway())
+    app.state.services = build_services(database, settings, gateway or TestGateway(database))
     install_error_handlers(app)
+    app.add_middleware(StrictJsonBodies)
     app.include_router(router, prefix=API_PREFIX)
     return app
 

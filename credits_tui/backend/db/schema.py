@@ -250,3 +250,20 @@ class InvoiceLine(Base):
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[int] = mapped_column(BigInteger)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class GatewayCharge(Base):
+    """A charge as the test payment processor keeps it: its own record, not the ledger's.
+
+    Written and committed by the gateway before it reports the charge, so it survives a ledger
+    transaction that rolls back or a server killed mid-purchase, as a real processor's would;
+    ``credits-tui reconcile`` holds the ledger against it.
+    """
+
+    __tablename__ = "gateway_charges"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # The caller's idempotency key: the same key always yields this one charge.
+    idempotency_key: Mapped[str] = mapped_column(String(320), unique=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

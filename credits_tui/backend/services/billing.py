@@ -13,10 +13,10 @@ from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import Card
 from credits_tui.backend.db.schema import Invoice as InvoiceRow
 from credits_tui.backend.db.schema import InvoiceLine as InvoiceLineRow
-from credits_tui.backend.errors import Conflict, NotFound
+from credits_tui.backend.errors import Conflict, NotFound, PaymentGatewayError, PaymentRequired, Unprocessable
 from credits_tui.backend.services.cards import check_expiry, clean_card_number
 from credits_tui.backend.services.ledger import utc_now
-from credits_tui.backend.services.payments import PaymentGateway
+from credits_tui.backend.services.payments import ChargeDeclined, GatewayUnavailable, PaymentGateway
 
 
 def card_summary(card: Card) -> CardSummary:
@@ -62,6 +62,7 @@ class BillingService:
         number = clean_card_number(card_input.number)
         check_expiry(card_input.exp_month, card_input.exp_year, now)
         tokenized = self.gateway.tokenize(number, card_input.exp_month, card_input.exp_year, card_input.cvc)
+        self._verify(tokenized.token)
         with self.db.write() as session:
             card = card_on_file(session, account_id) or Card(account_id=account_id, created_at=now)
             card.gateway_token = tokenized.token
@@ -75,6 +76,20 @@ class BillingService:
             session.add(card)
             session.flush()
             return card_summary(card)
+
+    def _verify(self, token: str) -> None:
+        """A zero authorization before the card is kept: a card that cannot pay is refused at
+        once, and the card on file stays as it was."""
+        try:
+            self.gateway.verify(token)
+        except ChargeDeclined as declined:
+            message = f"{declined.message} The card was not saved."
+            if declined.code == "expired_card":
+                raise Unprocessable(declined.code, message, "number")
+            raise PaymentRequired(declined.code, message)
+        except GatewayUnavailable:
+            raise PaymentGatewayError("processing_error", "The payment processor could not check the card. "
+                                                          "The card was not saved; try again.")
 
     def patch_card(self, account_id: int, patch: CardPatch) -> CardSummary:
         now = utc_now()

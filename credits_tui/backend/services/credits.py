@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import (
     BillingMode,
@@ -51,6 +53,26 @@ class StoredResponse:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """One attempt at a purchase key; ``leased_at`` tells its claim from a later takeover's."""
+
+    account_id: int
+    key: str
+    request_hash: str
+    leased_at: datetime
+
+
+def _stored(row: IdempotencyKey) -> StoredResponse:
+    return StoredResponse(row.response_status or 200, row.response_body or "", True)
+
+
+def _in_progress() -> Conflict:
+    return Conflict("idempotency_in_progress",
+                    "A purchase with this Idempotency-Key is still being processed. "
+                    "Wait a moment and retry with the same key.")
+
+
 def _valid_idempotency_key(key: str | None) -> str:
     if key is None or not key.strip():
         raise BadRequest("idempotency_key_required",
@@ -75,11 +97,13 @@ class CreditsService:
     def purchase(self, principal: Principal, amount: Decimal, idempotency_key: str | None) -> StoredResponse:
         """Charge the card on file and add credits, at most once per key.
 
-        The key is claimed in its own short transaction, the card is charged with no lock
-        held, and the credits are recorded together with the key's final response. A retry
-        with the same key and body gets that response again; a retry after a worker died
-        mid-way takes the stale claim over, and the gateway (idempotent on the same key)
-        does not charge twice.
+        The key is claimed in its own short transaction with a lease of a few seconds, the
+        card is charged with no lock held, and the credits are recorded together with the
+        key's final response. A retry with the same key and body gets that response again; a
+        retry after the lease ran out (the worker died) takes the claim over. The gateway
+        charge carries the purchase's key, so a takeover gets the first charge back instead
+        of charging again, and whichever attempt records first settles the key: the other
+        finds it done and answers with its response.
         """
         key = _valid_idempotency_key(idempotency_key)
         if amount > self.settings.max_purchase:
@@ -87,9 +111,10 @@ class CreditsService:
                                 f"The maximum purchase is {format_money(self.settings.max_purchase)} credits.",
                                 "amount")
         request_hash = hashlib.sha256(f"purchase:{format_money(amount)}".encode()).hexdigest()
-        stored = self._claim_key(principal.account_id, key, request_hash)
-        if stored is not None:
-            return stored
+        claim = self._claim_key(principal.account_id, key, request_hash)
+        if isinstance(claim, StoredResponse):
+            return claim
+        attempt = _Attempt(principal.account_id, key, request_hash, leased_at=claim)
         try:
             with self.db.read() as session:
                 card = card_on_file(session, principal.account_id)
@@ -101,18 +126,19 @@ class CreditsService:
             try:
                 charge = self.gateway.charge(card.gateway_token, amount_cents, idempotency_key=gateway_key)
             except ChargeDeclined as declined:
-                return self._finish_key(principal.account_id, key, 402, ErrorEnvelope(error=ErrorDetail(
+                return self._finish_key(attempt, 402, ErrorEnvelope(error=ErrorDetail(
                     code="card_declined", message=f"{declined.message} No credits were added.")).model_dump_json())
             except GatewayUnavailable:
                 raise PaymentGatewayError(
                     "payment_processing_error",
                     "The payment processor could not be reached. Nothing was charged; try again.")
-            return self._record_purchase(principal, key, amount_cents, card.last4, charge.id)
+            return self._record_purchase(principal, attempt, amount_cents, card.last4, charge.id)
         except BaseException:
-            self._release_key(principal.account_id, key)
+            self._release_key(attempt)
             raise
 
-    def _claim_key(self, account_id: int, key: str, request_hash: str) -> StoredResponse | None:
+    def _claim_key(self, account_id: int, key: str, request_hash: str) -> StoredResponse | datetime:
+        """The stored response for a settled key, or the time of this attempt's lease on it."""
         now = ledger.utc_now()
         try:
             with self.db.write() as session:
@@ -123,47 +149,64 @@ class CreditsService:
                 if existing is None:
                     session.add(IdempotencyKey(account_id=account_id, key=key, request_hash=request_hash,
                                                state="in_progress", created_at=now))
-                    return None
+                    return now
                 if existing.request_hash != request_hash:
                     raise Unprocessable("idempotency_key_reuse",
                                         "This Idempotency-Key was already used for a different purchase. "
                                         "Use a new key for a new purchase.")
                 if existing.state == "done":
-                    return StoredResponse(existing.response_status or 200, existing.response_body or "", True)
+                    return _stored(existing)
                 if now - existing.created_at < self.settings.idempotency_stale_after:
-                    raise Conflict("idempotency_in_progress",
-                                   "A purchase with this Idempotency-Key is still being processed. "
-                                   "Wait a moment and retry with the same key.")
-                existing.created_at = now  # the first attempt died: this one takes over
-                return None
+                    raise _in_progress()
+                existing.created_at = now  # the lease ran out (its worker died): this attempt takes over
+                return now
         except IntegrityError:
             # Another worker inserted the same key between our read and our insert.
-            raise Conflict("idempotency_in_progress",
-                           "A purchase with this Idempotency-Key is still being processed. "
-                           "Wait a moment and retry with the same key.")
+            raise _in_progress()
 
-    def _release_key(self, account_id: int, key: str) -> None:
-        """Forget an unfinished claim, so the purchase can be tried again with the same key."""
+    def _release_key(self, attempt: _Attempt) -> None:
+        """Forget this attempt's unfinished claim, so the purchase can be tried again with the same key.
+
+        A claim taken over by another attempt has another lease time and is left to it.
+        """
         with self.db.write() as session:
             session.execute(delete(IdempotencyKey).where(
-                IdempotencyKey.account_id == account_id, IdempotencyKey.key == key,
-                IdempotencyKey.state == "in_progress"))
+                IdempotencyKey.account_id == attempt.account_id, IdempotencyKey.key == attempt.key,
+                IdempotencyKey.state == "in_progress", IdempotencyKey.created_at == attempt.leased_at))
 
-    def _finish_key(self, account_id: int, key: str, status: int, body: str) -> StoredResponse:
+    def _finish_key(self, attempt: _Attempt, status: int, body: str) -> StoredResponse:
         with self.db.write() as session:
-            self._store_response(session, account_id, key, status, body)
+            settled = self._settled(session, attempt)
+            if settled is not None:
+                return settled
+            self._store_response(session, attempt, status, body)
         return StoredResponse(status, body, False)
 
     @staticmethod
-    def _store_response(session, account_id: int, key: str, status: int, body: str) -> None:
+    def _settled(session: Session, attempt: _Attempt) -> StoredResponse | None:
+        """The response of an attempt that settled the key first (locks the key until the end)."""
         row = session.execute(select(IdempotencyKey).where(
-            IdempotencyKey.account_id == account_id, IdempotencyKey.key == key)).scalar_one()
+            IdempotencyKey.account_id == attempt.account_id, IdempotencyKey.key == attempt.key,
+        ).with_for_update()).scalar_one_or_none()
+        return _stored(row) if row is not None and row.state == "done" else None
+
+    @staticmethod
+    def _store_response(session: Session, attempt: _Attempt, status: int, body: str) -> None:
+        row = session.execute(select(IdempotencyKey).where(
+            IdempotencyKey.account_id == attempt.account_id, IdempotencyKey.key == attempt.key)).scalar_one_or_none()
+        if row is None:  # a later attempt claimed the key, failed and released it
+            row = IdempotencyKey(account_id=attempt.account_id, key=attempt.key, request_hash=attempt.request_hash,
+                                 created_at=attempt.leased_at)
+            session.add(row)
         row.state, row.response_status, row.response_body = "done", status, body
 
-    def _record_purchase(self, principal: Principal, key: str, amount_cents: int, last4: str,
+    def _record_purchase(self, principal: Principal, attempt: _Attempt, amount_cents: int, last4: str,
                          charge_id: str) -> StoredResponse:
         with self.db.write() as session:
             account = lock_account(session, principal.account_id)
+            settled = self._settled(session, attempt)
+            if settled is not None:
+                return settled  # another attempt recorded this same charge
             user = session.get_one(User, principal.user_id)
             row = ledger.append(
                 session, account, transaction_type=TransactionType.purchase, amount_cents=amount_cents,
@@ -182,7 +225,7 @@ class CreditsService:
                 transaction=transaction_model(row, user),
                 purchase_credits=cents_to_decimal(account.balance_cents),
             ).model_dump_json()
-            self._store_response(session, account.id, key, 201, body)
+            self._store_response(session, attempt, 201, body)
         return StoredResponse(201, body, False)
 
     # --- usage --------------------------------------------------------------------------
