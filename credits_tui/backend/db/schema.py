@@ -173,6 +173,8 @@ class DailyTotal(Base):
     count: Mapped[int] = mapped_column(BigInteger)
     added_cents: Mapped[int] = mapped_column(BigInteger)
     used_cents: Mapped[int] = mapped_column(BigInteger)
+    # Units of the day's usage rows (the sum of ``transactions.quantity``), for daily usage.
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Purchase(Base):
