@@ -39,16 +39,18 @@ class UsageService(TransactionService):
         with self.db.read() as session:
             r = self._resolve(session, account_id, filters)
             if r.transaction_types and _USAGE not in r.transaction_types:
-                return DailyUsage(days=[])
+                return DailyUsage.model_construct(currency="credits", days=[])
             r = replace(r, transaction_types=(_USAGE,))
             totals: dict[tuple[date, str], list[int]] = {}
             for day, process_type, used, quantity in self._parts(session, r):
                 bucket = totals.setdefault((day, process_type), [0, 0])
                 bucket[0] += used
                 bucket[1] += quantity
-        return DailyUsage(days=[
-            DailyUsageDay(date=day, process_type=process_type, credits_used=cents_to_decimal(used),
-                          quantity=quantity)
+        # Built from the database's own integers and dates, so not validated again: a 13-month
+        # answer has thousands of entries, and checking each would cost more than the query.
+        return DailyUsage.model_construct(currency="credits", days=[
+            DailyUsageDay.model_construct(date=day, process_type=process_type, credits_used=cents_to_decimal(used),
+                                          quantity=quantity)
             for (day, process_type), (used, quantity) in sorted(totals.items())
         ])
 
