@@ -176,6 +176,12 @@ class DailyTotal(Base):
     # Units of the day's usage rows (the sum of ``transactions.quantity``), for daily usage.
     quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
+    __table_args__ = (
+        # Covers daily usage: one type's days read in (day, process type) order from the index alone.
+        Index("ix_daily_totals_type_day", "account_id", "transaction_type", "day", "process_type", "user_id",
+              "used_cents", "quantity"),
+    )
+
 
 class Purchase(Base):
     __tablename__ = "purchases"

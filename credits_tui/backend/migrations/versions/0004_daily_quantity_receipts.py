@@ -5,7 +5,8 @@ Revises: 0001 (re-pointed to 0003 when the branches merge)
 Create Date: 2026-11-28 16:40:00
 
 Receipt numbers are derived from the transaction (services/receipts.py), so receipts need
-no table. Existing aggregates get their quantity from the usage rows in one statement.
+no table. Existing aggregates get their quantity from the usage rows in one statement, and
+an index that covers the daily-usage query (no table lookups, no sort for the grouping).
 """
 
 from alembic import op
@@ -31,8 +32,11 @@ def upgrade() -> None:
         WHERE d.account_id = s.account_id AND d.day = s.day AND d.transaction_type = 'usage'
           AND d.process_type = s.process_type AND d.user_id = s.user_id
     """)
+    op.create_index('ix_daily_totals_type_day', 'transaction_daily_totals',
+                    ['account_id', 'transaction_type', 'day', 'process_type', 'user_id', 'used_cents', 'quantity'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_daily_totals_type_day', table_name='transaction_daily_totals')
     with op.batch_alter_table('transaction_daily_totals', schema=None) as batch_op:
         batch_op.drop_column('quantity')
