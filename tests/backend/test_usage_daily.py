@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from credits_tui.api_client.models import DailyUsage
 from credits_tui.backend.db.migrate import alembic_config
 from credits_tui.backend.db.schema import DailyTotal, LedgerTransaction
 
@@ -48,6 +49,7 @@ def daily(client, params: list[tuple[str, str]]) -> dict:
     response = client.get("/credits/usage/daily", params=params)
     assert response.status_code == 200, response.text
     body = response.json()
+    assert DailyUsage.model_validate(body).model_dump(mode="json") == body, "exactly the wire model"
     assert body["currency"] == "credits"
     assert all(MONEY.match(day["credits_used"]) for day in body["days"]), body
     keys = [(day["date"], day["process_type"]) for day in body["days"]]

@@ -27,8 +27,7 @@ def receipt_service(request: Request) -> ReceiptService:
 @router.get("/credits/usage/daily", response_model=DailyUsage, tags=["credits"])
 def daily_usage(principal: Viewer, filters: Filters,
                 usage: Annotated[UsageService, Depends(usage_service)]) -> Response:
-    # Serialised once here: FastAPI would otherwise dump and re-validate every entry.
-    return Response(usage.daily(principal.account_id, filters).model_dump_json(), media_type="application/json")
+    return Response(usage.daily_json(principal.account_id, filters), media_type="application/json")
 
 
 # ``:int`` keeps "12.pdf" from matching the JSON route; the PDF route is declared first anyway.

@@ -10,6 +10,7 @@ the number of matches.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, datetime
@@ -17,7 +18,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.orm import Session
 
-from credits_tui.api_client.models import DailyUsage, DailyUsageDay, TransactionType, cents_to_decimal
+from credits_tui.api_client.models import TransactionType
 from credits_tui.backend.db.schema import DailyTotal, LedgerTransaction
 from credits_tui.backend.services.transactions import (
     TransactionFilter,
@@ -35,24 +36,22 @@ _Part = tuple[date, str, int, int]
 class UsageService(TransactionService):
     """The transaction filters, resolved as for the transaction list, summed per day."""
 
-    def daily(self, account_id: int, filters: TransactionFilter) -> DailyUsage:
+    def daily_json(self, account_id: int, filters: TransactionFilter) -> str:
+        """The ``DailyUsage`` answer (api_client/models.py) as JSON, written directly: a 13-month
+        answer has thousands of entries, and a pydantic model per entry cost more CPU than the
+        query. The tests hold every answer against ``DailyUsage``."""
         with self.db.read() as session:
             r = self._resolve(session, account_id, filters)
-            if r.transaction_types and _USAGE not in r.transaction_types:
-                return DailyUsage.model_construct(currency="credits", days=[])
-            r = replace(r, transaction_types=(_USAGE,))
             totals: dict[tuple[date, str], list[int]] = {}
-            for day, process_type, used, quantity in self._parts(session, r):
-                bucket = totals.setdefault((day, process_type), [0, 0])
-                bucket[0] += used
-                bucket[1] += quantity
-        # Built from the database's own integers and dates, so not validated again: a 13-month
-        # answer has thousands of entries, and checking each would cost more than the query.
-        return DailyUsage.model_construct(currency="credits", days=[
-            DailyUsageDay.model_construct(date=day, process_type=process_type, credits_used=cents_to_decimal(used),
-                                          quantity=quantity)
-            for (day, process_type), (used, quantity) in sorted(totals.items())
-        ])
+            if not r.transaction_types or _USAGE in r.transaction_types:
+                for day, process_type, used, quantity in self._parts(session, replace(r, transaction_types=(_USAGE,))):
+                    bucket = totals.setdefault((day, process_type), [0, 0])
+                    bucket[0] += used
+                    bucket[1] += quantity
+        days = [{"date": day.isoformat(), "process_type": process_type, "credits_used": _money(used),
+                 "quantity": quantity}
+                for (day, process_type), (used, quantity) in sorted(totals.items())]
+        return json.dumps({"days": days, "currency": "credits"}, separators=(",", ":"))
 
     def _parts(self, session: Session, r: _Resolved) -> Iterable[_Part]:
         if r.words:
@@ -101,6 +100,12 @@ class UsageService(TransactionService):
         rows = session.execute(statement.group_by(day, T.process_type)).all()
         return [(_as_date(moment), process_type or "", int(used), int(quantity))
                 for moment, process_type, used, quantity in rows]
+
+
+def _money(cents: int) -> str:
+    """Cents as the wire writes money: a decimal string with two places ("12.30")."""
+    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
 def _as_date(value: date | str) -> date:
