@@ -32,7 +32,7 @@ from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD
 from credits_tui.embedded import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transactions_latency import iso, measure, seed  # noqa: E402  (the same seeding and timing)
+from transactions_latency import iso, measure, seed
 
 TARGET_MS = 50.0
 

@@ -23,7 +23,14 @@ from credits_tui.api_client.models import (
 )
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.schema import Account, Card, Invoice, LedgerTransaction, Purchase, User
+from credits_tui.backend.db.schema import (
+    Account,
+    Card,
+    Invoice,
+    LedgerTransaction,
+    Purchase,
+    User,
+)
 from credits_tui.backend.errors import NotFound
 from credits_tui.backend.services.transactions import transaction_model
 

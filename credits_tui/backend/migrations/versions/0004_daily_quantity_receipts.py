@@ -9,9 +9,8 @@ no table. Existing aggregates get their quantity from the usage rows in one stat
 an index that covers the daily-usage query (no table lookups, no sort for the grouping).
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004'
 down_revision = '0001'
