@@ -20,7 +20,7 @@ from credits_tui import __version__
 
 if TYPE_CHECKING:
     from credits_tui.api_client.client import CreditsClient
-    from credits_tui.api_client.models import Me
+    from credits_tui.api_client.models import Me, Receipt
     from credits_tui.auth.session import Credentials
     from credits_tui.auth.tokens import TokenStore
 
@@ -655,6 +655,54 @@ def reconcile(since: str | None, database_url: str | None) -> None:
                    "and transactions.", err=True)
         sys.exit(1)
     click.echo("Every charge has exactly one transaction and every charged transaction one charge.")
+
+
+@main.command()
+@click.argument("transaction_id", type=click.IntRange(min=1))
+@server_option
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, writable=True, allow_dash=True), metavar="FILE",
+              help="Save the receipt as a PDF to FILE ('-' for standard output).")
+@click.option("--json", "as_json", is_flag=True, help="Print the receipt as JSON.")
+@click.pass_obj
+def receipt(ctx: Context, transaction_id: int, server: str | None, pdf_path: str | None, as_json: bool) -> None:
+    """Show (or save as PDF) the receipt of a purchase, auto-recharge or invoice payment."""
+    if pdf_path == "-" and as_json:
+        raise click.UsageError("--pdf - and --json would both write to standard output: choose one.")
+
+    async def fetch(client: CreditsClient):
+        found = await client.receipt(transaction_id)
+        return found, (await client.receipt_pdf(transaction_id) if pdf_path else None)
+
+    found, pdf = run_client_command(ctx, server, fetch)
+    if pdf is not None:
+        try:
+            with click.open_file(pdf_path, "wb", atomic=pdf_path != "-") as out:
+                out.write(pdf)
+        except OSError as problem:
+            fail(f"Cannot save the receipt to {pdf_path}: {problem.strerror or problem}.")
+        if pdf_path != "-":
+            click.echo(f"Saved receipt {found.number} to {pdf_path}.", err=True)
+    if as_json:
+        click.echo(found.model_dump_json(indent=2))
+    elif pdf is None:
+        print_receipt(found)
+
+
+def print_receipt(found: Receipt) -> None:
+    from credits_tui.formatting import credits_text
+
+    card = f"{found.card.brand} ending {found.card.last4}" if found.card else "card"
+    lines = [
+        f"Receipt {found.number}",
+        f"Seller:      {found.seller.name}, {', '.join(found.seller.address)}",
+        f"Billed to:   {found.account.name} (account {found.account.id})",
+        f"Date:        {found.issued_at.strftime('%Y-%m-%d %H:%M:%S')} UTC",
+        f"Description: {found.transaction.description}",
+        f"Amount:      {credits_text(found.amount_usd)} USD",
+        f"Paid with:   {card}",
+    ]
+    # Server text goes to a terminal: no control character (an escape sequence) passes.
+    click.echo("\n".join("".join(c if c.isprintable() else "?" for c in line) for line in lines))
 
 
 if __name__ == "__main__":

@@ -24,12 +24,14 @@ from credits_tui.api_client.models import (
     CardInput,
     CardPatch,
     CardSummary,
+    DailyUsage,
     ErrorEnvelope,
     InvoiceList,
     Me,
     PriceCatalog,
     PurchaseRequest,
     PurchaseResult,
+    Receipt,
     TokenRequest,
     TokenResponse,
     Transaction,
@@ -298,6 +300,26 @@ class CreditsClient:
         except httpx.TransportError as failure:
             raise errors.NetworkError(f"The export from {self.server} was cut off: {_reason(failure)}.",
                                       code="network_error") from None
+
+    # --- where the credits go, receipts ---------------------------------------------------
+
+    async def daily_usage(self, query: TransactionQuery | None = None) -> DailyUsage:
+        """Credits used and units per day and process type, for the same filters as transactions."""
+        return await self._get("/credits/usage/daily", DailyUsage, (query or TransactionQuery()).to_params())
+
+    async def receipt(self, transaction_id: int) -> Receipt:
+        return await self._get(f"/billing/receipts/{transaction_id}", Receipt)
+
+    async def receipt_pdf(self, transaction_id: int) -> bytes:
+        """The receipt as a PDF document."""
+        response = await self._send("GET", f"/billing/receipts/{transaction_id}.pdf", retry=True,
+                                    headers={"Accept": "application/pdf"})
+        if not response.is_success:
+            raise self._error(response)
+        if response.headers.get("content-type") != "application/pdf" or not response.content.startswith(b"%PDF-"):
+            raise errors.ProtocolError("The server did not send a PDF: is this the right server address?",
+                                       code="unexpected_response", status=response.status_code)
+        return response.content
 
 
 def _reason(failure: Exception) -> str:

@@ -12,7 +12,7 @@ exactness a money amount needs.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -404,3 +404,44 @@ class TransactionQuery(WireModel):
         params += [(name, value) for name in ("user", "q") if (value := getattr(self, name))]
         return params
 
+
+
+# --- where the credits go, receipts (DESIGN.md §8–§9) -------------------------------------
+
+
+UtcDay = Annotated[date, Field(description="a calendar day, UTC")]
+
+
+class DailyUsageDay(ResponseModel):
+    date: UtcDay
+    process_type: str
+    credits_used: Money = Field(description="credits the day's usage of this process type took, non-negative")
+    quantity: int = Field(description="units charged (free-quota units are not transactions)")
+
+
+class DailyUsage(ResponseModel):
+    """Usage per day and process type, oldest day first; days without usage are left out."""
+
+    days: list[DailyUsageDay]
+    currency: Literal["credits"] = "credits"
+
+
+class ReceiptCard(ResponseModel):
+    brand: str
+    last4: str
+
+
+class Seller(ResponseModel):
+    name: str
+    address: list[str] = Field(description="postal address, one line per item")
+    email: str | None = None
+
+
+class Receipt(ResponseModel):
+    number: str = Field(description="stable and unique, e.g. R-000001-00001234")
+    transaction: Transaction
+    account: AccountRef
+    card: ReceiptCard | None = Field(description="the card charged; null when no card is known")
+    amount_usd: Money
+    issued_at: datetime
+    seller: Seller

@@ -204,7 +204,7 @@ def _bulk_history(database: Database, settings: Settings, account_id: int, peopl
             values["account_id"] = account_id
             batch.append(values)
             totals.add(account_id, values["created_at"], values["transaction_type"], values["process_type"],
-                       values["user_id"], values["amount_cents"])
+                       values["user_id"], values["amount_cents"], values["quantity"])
             if len(batch) >= _BATCH:
                 last = batch[-1]
                 connection.execute(table.insert(), batch)

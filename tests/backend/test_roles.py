@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
 from credits_tui.backend.api.routes import router
+from credits_tui.backend.api.routes_insight import router as insight_router
 from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, Purchase, QuotaUsage
 
 MEMBER_MESSAGE = ("You must have administrative rights to view Purchase Credits. "
@@ -59,6 +60,10 @@ ENDPOINTS = [
     ("GET", "/credits/transactions", None, VIEWERS, 200),
     ("GET", "/credits/transactions/summary", None, VIEWERS, 200),
     ("GET", "/credits/transactions.csv", None, VIEWERS, 200),
+    ("GET", "/credits/usage/daily", None, VIEWERS, 200),
+    # Transaction 1 is Demo Co.'s opening purchase.
+    ("GET", "/billing/receipts/{transaction_id}", None, VIEWERS, 200),
+    ("GET", "/billing/receipts/{transaction_id}.pdf", None, VIEWERS, 200),
 ]
 # Tested on their own below: they change who is signed in.
 SIGN_IN_ENDPOINTS = {("POST", "/auth/tokens"), ("DELETE", "/auth/tokens/current")}
@@ -85,12 +90,13 @@ def call(module_api, role: str, method: str, path: str, body):
     if body is not None:
         kwargs["json"] = body()
     if role == "anonymous":
-        return module_api.client.request(method, f"/api/v1{path}", **kwargs)
-    return module_api.signed(EMAILS[role]).request(method, path, **kwargs)
+        return module_api.client.request(method, f"/api/v1{path.format(transaction_id=1)}", **kwargs)
+    return module_api.signed(EMAILS[role]).request(method, path.format(transaction_id=1), **kwargs)
 
 
 def test_the_matrix_covers_every_route(module_api):
-    in_routes_py = {(method, route.path) for route in router.routes if isinstance(route, APIRoute)
+    in_routes_py = {(method, route.path.replace(":int", "")) for route in [*router.routes, *insight_router.routes]
+                    if isinstance(route, APIRoute)
                     for method in route.methods - {"HEAD", "OPTIONS"}}
     openapi = module_api.client.get("/api/v1/openapi.json")
     assert openapi.status_code == 200
@@ -115,6 +121,9 @@ def test_role_matrix(module_api, role, method, path, body, allowed, status):
         elif path.endswith(".csv"):
             assert response.headers["content-type"].startswith("text/csv")
             assert response.text.splitlines()[0].startswith("id,")
+        elif path.endswith(".pdf"):
+            assert response.headers["content-type"] == "application/pdf"
+            assert response.content.startswith(b"%PDF-")
         else:
             assert "error" not in response.json()
         return

@@ -178,6 +178,14 @@ class DailyTotal(Base):
     count: Mapped[int] = mapped_column(BigInteger)
     added_cents: Mapped[int] = mapped_column(BigInteger)
     used_cents: Mapped[int] = mapped_column(BigInteger)
+    # Units of the day's usage rows (the sum of ``transactions.quantity``), for daily usage.
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    __table_args__ = (
+        # Covers daily usage: one type's days read in (day, process type) order from the index alone.
+        Index("ix_daily_totals_type_day", "account_id", "transaction_type", "day", "process_type", "user_id",
+              "used_cents", "quantity"),
+    )
 
 
 class Purchase(Base):

@@ -75,7 +75,7 @@ def append(
     session.add(row)
     session.flush()
     totals = DailyTotals()
-    totals.add(account.id, created_at, row.transaction_type, process_type, row.user_id, amount_cents)
+    totals.add(account.id, created_at, row.transaction_type, process_type, row.user_id, amount_cents, quantity)
     totals.write(session)
     return row
 
@@ -87,19 +87,20 @@ class DailyTotals:
         self._buckets: dict[tuple[int, date, str, str, int], list[int]] = {}
 
     def add(self, account_id: int, created_at: datetime, transaction_type: str, process_type: str | None,
-            user_id: int | None, amount_cents: int) -> None:
+            user_id: int | None, amount_cents: int, quantity: int | None = None) -> None:
         key = (account_id, created_at.date(), transaction_type, process_type or "", user_id or 0)
-        bucket = self._buckets.setdefault(key, [0, 0, 0])
+        bucket = self._buckets.setdefault(key, [0, 0, 0, 0])
         bucket[0] += 1
         bucket[1] += max(amount_cents, 0)
         bucket[2] += max(-amount_cents, 0)
+        bucket[3] += quantity or 0
 
     def write(self, session: Session) -> None:
         if not self._buckets:
             return
         values = [
             dict(account_id=k[0], day=k[1], transaction_type=k[2], process_type=k[3], user_id=k[4],
-                 count=v[0], added_cents=v[1], used_cents=v[2])
+                 count=v[0], added_cents=v[1], used_cents=v[2], quantity=v[3])
             for k, v in self._buckets.items()
         ]
         dialect = session.get_bind().dialect.name
@@ -110,6 +111,7 @@ class DailyTotals:
                 "count": DailyTotal.count + insert.excluded.count,
                 "added_cents": DailyTotal.added_cents + insert.excluded.added_cents,
                 "used_cents": DailyTotal.used_cents + insert.excluded.used_cents,
+                "quantity": DailyTotal.quantity + insert.excluded.quantity,
             },
         )
         session.execute(statement, values)
