@@ -102,7 +102,7 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
         scroll = self.query_one("#card-scroll")
         others = sum(child.outer_size.height + child.styles.margin.top + child.styles.margin.bottom
                      for child in dialog.children if child is not scroll and child.display)
-        chrome = dialog.styles.border.spacing.height + dialog.styles.padding.height
+        chrome = dialog.styles.border.spacing.height + dialog.styles.padding.height + dialog.styles.margin.height
         scroll.styles.max_height = max(3, self.size.height - others - chrome)
 
     @property

@@ -10,7 +10,12 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label, LoadingIndicator, ProgressBar, Static
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.models import AccountStatus, PriceCatalog, TransactionPage
+from credits_tui.api_client.models import (
+    AccountStatus,
+    FreeQuota,
+    PriceCatalog,
+    TransactionPage,
+)
 from credits_tui.formatting import card_label, credits_text
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
@@ -18,6 +23,10 @@ from credits_tui.widgets.money import BalanceDigits
 from credits_tui.widgets.transaction_table import TransactionTable
 
 RECENT = 8
+
+
+def quota_use(quota: FreeQuota) -> str:
+    return f"{quota.used:,} of {quota.limit:,} · resets {quota.resets_at:%b %d}"
 
 
 class StatusScreen(CreditsScreen):
@@ -80,22 +89,31 @@ class StatusScreen(CreditsScreen):
             f"{card_label(card.brand, card.last4)}\nExpires {card.exp_month:02d}/{card.exp_year}\n"
             f"{card.cardholder_name}" if card else "No card on file.\nAdd one on Billing (2) to buy credits.")
         labels = self._labels = {p.process_type: p.label for p in prices.items}
+        self.show_quotas(status, labels)
+        self.query_one("#recent", TransactionTable).show_page(recent.items, labels)
+
+    def show_quotas(self, status: AccountStatus, labels: dict[str, str]) -> None:
         quotas = self.query_one("#quotas", Vertical)
+        shown = list(quotas.query(".quota").results(Horizontal))
+        if [row.name for row in shown] == [quota.process_type for quota in status.free_quotas] and shown:
+            # The same quotas: update them in place, so a refresh does not blink.
+            for row, quota in zip(shown, status.free_quotas):
+                row.query_one(ProgressBar).update(total=quota.limit, progress=quota.used)
+                row.query_one(".quota-use", Static).update(quota_use(quota))
+            return
         quotas.remove_children()
-        rows = []
+        rows: list[Widget] = []
         for quota in status.free_quotas:
             bar = ProgressBar(total=quota.limit, show_eta=False, show_percentage=False)
             bar.progress = quota.used
             rows.append(Horizontal(
                 Static(labels.get(quota.process_type, quota.process_type), classes="quota-label", markup=False),
                 bar,
-                Static(f"{quota.used:,} of {quota.limit:,} · resets {quota.resets_at:%b %d}", classes="quota-use",
-                       markup=False),
-                classes="quota"))
+                Static(quota_use(quota), classes="quota-use", markup=False),
+                classes="quota", name=quota.process_type))
         if not rows:
             rows.append(Static("No process type has a free quota.", markup=False))
         quotas.mount_all(rows)
-        self.query_one("#recent", TransactionTable).show_page(recent.items, labels)
 
     @on(DataTable.RowSelected, "#recent")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

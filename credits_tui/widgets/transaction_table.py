@@ -17,7 +17,7 @@ from credits_tui.formatting import credits_text, type_label
 TIME = 16  # "2026-11-27 08:33"
 TYPE, USER = 22, 14  # what they get when there is room
 TYPE_MIN, USER_MIN = 8, 6
-DESCRIPTION_MIN, DESCRIPTION_WIDE = 12, 40  # narrower than this it goes off to the right, whole
+DESCRIPTION_MIN, DESCRIPTION_WIDE = 12, 40  # with less room it goes off to the right, this wide
 
 
 def column_widths(width: int, amount: int, balance: int, padding: int = 1, gutter: int = 0) -> dict[str, int]:

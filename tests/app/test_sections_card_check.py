@@ -22,7 +22,7 @@ from credits_tui.screens.card_form import CardFormScreen
 from tests.app.conftest import SERVER, wait_for
 from tests.app.test_billing import fill_new_card, notifications, open_billing, open_form
 
-# number → (status, code, field) the backend answers at save (DESIGN §7)
+# number → (status, code, field, message) the backend answers at save (DESIGN §7)
 REFUSALS = {
     "4000000000000002": (402, "card_declined", None, "Your card was declined."),
     "4000000000009995": (402, "insufficient_funds", None, "Your card has insufficient funds."),
@@ -54,8 +54,7 @@ def checking_app(backend, memory_keyring) -> CreditsApp:
         token = response.json()["token"]
     connection = Connection(server=SERVER, email="admin@demo.example", token=token, remember_token=False,
                             transport=CardCheckingGateway(backend))
-    app = CreditsApp(connection, store=TokenStore(memory_keyring))
-    return app
+    return CreditsApp(connection, store=TokenStore(memory_keyring))
 
 
 async def replace_with(app, pilot, number: str) -> CardFormScreen:
@@ -78,7 +77,7 @@ async def test_a_refused_card_is_shown_on_the_form_and_the_old_card_stays(checki
     app = checking_app
     async with app.run_test(size=(80, 24)) as pilot:
         dialog = await replace_with(app, pilot, number)
-        status, code, field, message = REFUSALS[number]
+        _, _, field, message = REFUSALS[number]
         assert message in problem(dialog) and "not changed" in problem(dialog)
         form = dialog.form
         if field == "number":
