@@ -192,6 +192,9 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
             name = form_field(error.field)
             if name and name in self.form.field_names:
                 self.form.show_error(name, error.message)
+            if isinstance(error, errors.NetworkError):
+                self._problem(error.message)  # no answer: whether the server kept the card is not known
+                return
             unchanged = "No card was added." if self.mode == "add" else "The card on file was not changed."
             self._problem(f"{error.message} {unchanged}")
             return
