@@ -26,3 +26,23 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     except ValueError:
         raise ValueError(f"{text!r} is not a time: use 30d, 12h, 2w, or a date like 2026-10-01") from None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+# --- names a person reads for cards and transaction types (every screen says them one way) ---
+
+_BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
+
+
+def brand_name(brand: str) -> str:
+    """``Visa``, ``American Express``; an unknown brand title-cased, none ``Card``."""
+    return _BRANDS.get(brand.lower(), brand.title() or "Card")
+
+
+def card_label(brand: str, last4: str) -> str:
+    """``Visa ending 4242``: how the app names a card, never more of its number."""
+    return f"{brand_name(brand)} ending {last4}"
+
+
+def type_label(transaction_type: str) -> str:
+    """``Purchase``, ``Auto recharge``: a transaction type as a label beside ``Postcard``."""
+    return transaction_type.replace("_", " ").capitalize()

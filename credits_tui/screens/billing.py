@@ -20,10 +20,9 @@ from textual.widgets import Button, DataTable, Label, Static
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.models import CardSummary, Invoice, InvoiceList, InvoiceStatus, Role
-from credits_tui.formatting import credits_text
+from credits_tui.formatting import card_label, credits_text
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.card_form import CardFormScreen, Mode
-from credits_tui.widgets.card_form import brand_name
 
 NO_CARD = "No card on file."
 READ_ONLY_NOTE = ("Only administrators can change billing. You can see the card on file and the past "
@@ -37,7 +36,7 @@ def card_text(card: CardSummary) -> Text:
     """The card on file, never more of its number than the last four digits."""
     address = card.billing_address
     text = Text()
-    text.append(f"{brand_name(card.brand)} ending {card.last4}", style="bold")
+    text.append(card_label(card.brand, card.last4), style="bold")
     text.append(f" · Expires {card.exp_month:02d}/{card.exp_year}\n")
     text.append(f"{card.cardholder_name}\n")
     text.append(", ".join(part for part in (address.line1, address.line2) if part) + "\n")
@@ -135,6 +134,12 @@ class BillingScreen(CreditsScreen):
                                 lambda: self.run_action("remove_card"))
 
     # --- loading ----------------------------------------------------------------------------
+
+    def on_screen_suspend(self) -> None:
+        # The answer to a removal was for that moment: coming back starts clean.
+        note = self.query_one("#billing-removal-note", Static)
+        note.update("")
+        note.display = False
 
     def reload(self) -> None:
         self.query_one("#billing-body").loading = not self.loaded
@@ -274,7 +279,7 @@ class BillingScreen(CreditsScreen):
         if card is None:
             return
         self.show_card(card)
-        self.notify(f"Card ending {card.last4} saved.", title="Billing", markup=False)
+        self.notify(f"{card_label(card.brand, card.last4)} saved.", title="Billing", markup=False)
         self.reload()
 
     def action_remove_card(self) -> None:

@@ -19,7 +19,8 @@ from textual.widgets import Button, Input, Static
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.models import CardInput, CardPatch, CardSummary
-from credits_tui.widgets.card_form import REQUIRED_MESSAGES, CardForm, brand_name, form_field
+from credits_tui.formatting import card_label
+from credits_tui.widgets.card_form import REQUIRED_MESSAGES, CardForm, form_field
 
 if TYPE_CHECKING:
     from credits_tui.app import CreditsApp
@@ -60,7 +61,7 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
     # --- composition ----------------------------------------------------------------------------
 
     def _intro(self) -> str:
-        on_file = f"{brand_name(self.card.brand)} ending {self.card.last4}" if self.card else ""
+        on_file = card_label(self.card.brand, self.card.last4) if self.card else ""
         if self.mode == "edit":
             return (f"{on_file}: change the name, expiry or billing address. To use a different card number, "
                     "replace the card instead.")
@@ -78,9 +79,10 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
                 yield CardForm(ask_number=self.mode != "edit", card=self.card, id="card-form")
             yield _Problem("", id="card-problem", markup=False)
             with Horizontal(id="card-buttons"):
-                yield Button("Save Card", variant="primary", id="card-save", compact=True)
-                yield Button("Cancel", id="card-cancel", compact=True)
                 yield Static("", id="card-saving", markup=False)
+                # Every dialog: Cancel on the left, the action on the right.
+                yield Button("Cancel", id="card-cancel", compact=True)
+                yield Button("Save Card", variant="primary", id="card-save", compact=True)
             yield Static("Enter: next field, then save · Ctrl+S: save · Esc: cancel", id="card-keys",
                          markup=False)
 
@@ -100,7 +102,7 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
         scroll = self.query_one("#card-scroll")
         others = sum(child.outer_size.height + child.styles.margin.top + child.styles.margin.bottom
                      for child in dialog.children if child is not scroll and child.display)
-        chrome = dialog.styles.border.spacing.height + dialog.styles.padding.height
+        chrome = dialog.styles.border.spacing.height + dialog.styles.padding.height + dialog.styles.margin.height
         scroll.styles.max_height = max(3, self.size.height - others - chrome)
 
     @property
@@ -183,18 +185,18 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
             self.dismiss(None)
             self.app.session_expired()
             return
-        except errors.ValidationError as error:
+        except errors.ApiError as error:
+            # A refusal (a bad field, or the card check at save: declined, expired, the
+            # processor failing) leaves the card on file as it was and the form as typed.
             self._busy(False)
             name = form_field(error.field)
             if name and name in self.form.field_names:
                 self.form.show_error(name, error.message)
-                self._problem("The server refused a field: see the message under it.")
-            else:
-                self._problem(error.message)
-            return
-        except errors.ApiError as error:
-            self._busy(False)
-            self._problem(error.message)
+            if isinstance(error, errors.NetworkError):
+                self._problem(error.message)  # no answer: whether the server kept the card is not known
+                return
+            unchanged = "No card was added." if self.mode == "add" else "The card on file was not changed."
+            self._problem(f"{error.message} {unchanged}")
             return
         self.saving = False
         self.dismiss(card)

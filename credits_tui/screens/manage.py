@@ -36,11 +36,11 @@ from credits_tui.api_client.models import (
     TransactionType,
     UserList,
 )
-from credits_tui.formatting import credits_text
+from credits_tui.formatting import credits_text, type_label
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.export_csv import ExportCsv, default_export_path
 from credits_tui.screens.transaction_detail import TransactionDetail
-from credits_tui.timeframes import LABELS, DateError, TimeFrameChoice, describe_window
+from credits_tui.timeframes import ALL_TIME, LABELS, DateError, TimeFrameChoice, describe_window
 from credits_tui.widgets.time_frame import TimeFrame
 from credits_tui.widgets.transaction_table import TransactionTable
 
@@ -122,8 +122,7 @@ class ManageScreen(CreditsScreen):
         with Vertical(id="manage-body"):
             with Horizontal(id="filter-bar"):
                 yield TimeFrame(id="time-frame")
-                yield Select([("All types", ALL)] + [(t.value.replace("_", " ").capitalize(), t.value)
-                                                     for t in TransactionType],
+                yield Select([("All types", ALL)] + [(type_label(t.value), t.value) for t in TransactionType],
                              value=ALL, allow_blank=False, compact=True, id="type", tooltip="Transaction type")
                 yield Select([("All process types", ALL)], value=ALL, allow_blank=False, compact=True,
                              id="process", tooltip="Process type (what used the credits)")
@@ -462,7 +461,9 @@ class ManageScreen(CreditsScreen):
         self.query_one("#window-info", Static).update(self._window_text() if self._query else "")
 
     def _window_text(self) -> str:
-        """``Last 30 days: 2025-12-17 14:03 → now (UTC)``."""
+        """``Last 30 days: 2025-12-17 14:03 → now (UTC)``; an open window is just ``All time``."""
+        if self._window == (None, None):
+            return LABELS[ALL_TIME]
         return f"{LABELS.get(self._frame, 'Window').rstrip('…')}: {describe_window(self._window)} (UTC)"
 
     # --- actions ------------------------------------------------------------------------

@@ -4,29 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import DataTable, Label, ProgressBar, Static
+from textual.widgets import DataTable, Label, LoadingIndicator, ProgressBar, Static
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.models import AccountStatus, PriceCatalog, TransactionPage
-from credits_tui.formatting import credits_text
+from credits_tui.api_client.models import (
+    AccountStatus,
+    FreeQuota,
+    PriceCatalog,
+    TransactionPage,
+)
+from credits_tui.formatting import card_label, credits_text
 from credits_tui.screens.base import CreditsScreen
+from credits_tui.screens.transaction_detail import TransactionDetail
 from credits_tui.widgets.money import BalanceDigits
+from credits_tui.widgets.transaction_table import TransactionTable
 
 RECENT = 8
+
+
+def quota_use(quota: FreeQuota) -> str:
+    return f"{quota.used:,} of {quota.limit:,} · resets {quota.resets_at:%b %d}"
 
 
 class StatusScreen(CreditsScreen):
     CSS_PATH = "status.tcss"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = False  # once figures are shown, a refresh keeps them until the new ones arrive
+        self._labels: dict[str, str] = {}
+
     def compose_body(self) -> Iterable[Widget]:
         with VerticalScroll(id="status-body"):
             with Horizontal(id="top"):
                 with Vertical(id="balance-box"):
-                    yield Label("Purchase Credits (1 credit = 1.00 USD)", classes="caption")
+                    with Horizontal(id="balance-caption"):
+                        yield Label("Purchase Credits (1 credit = 1.00 USD)", classes="caption")
+                        yield LoadingIndicator(id="status-refreshing")
                     yield BalanceDigits("", id="balance")
                     yield Static("", id="account", markup=False)
                 with Vertical(id="card-box"):
@@ -35,14 +52,17 @@ class StatusScreen(CreditsScreen):
             yield Label("Free monthly quotas", classes="caption")
             yield Vertical(id="quotas")
             yield Label("Recent activity", classes="caption")
-            yield DataTable(id="recent", cursor_type="row", zebra_stripes=True)
+            yield TransactionTable(id="recent")
 
-    def on_mount(self) -> None:
-        table = self.query_one("#recent", DataTable)
-        table.add_columns("Time (UTC)", "Type", "User", "Amount", "Balance", "Description")
+    @property
+    def refreshing(self) -> bool:
+        """True while new figures are on their way and the old ones stay shown."""
+        return self.has_class("-refreshing")
 
     def reload(self) -> None:
-        self.query_one("#status-body").loading = True
+        # The first load shows a loading body; a refresh keeps the figures, with a small spinner.
+        self.query_one("#status-body").loading = not self.loaded
+        self.set_class(self.loaded, "-refreshing")
         self.load()
 
     @work(exclusive=True, group="status", exit_on_error=False)
@@ -52,10 +72,12 @@ class StatusScreen(CreditsScreen):
 
         result = await self.call_api(fetch)
         self.query_one("#status-body").loading = False
+        self.remove_class("-refreshing")
         if isinstance(result, errors.ApiError):
             return
         status, prices, recent = result
         self.show(status, prices, recent)
+        self.loaded = True
 
     def show(self, status: AccountStatus, prices: PriceCatalog, recent: TransactionPage) -> None:
         self.query_one("#balance", BalanceDigits).show_amount(status.purchase_credits)
@@ -64,32 +86,37 @@ class StatusScreen(CreditsScreen):
             f"{credits_text(status.purchase_credits)} credits · {status.account.name}")
         card = status.card_on_file
         self.query_one("#card", Static).update(
-            f"{card.brand.title()} ending {card.last4}\nExpires {card.exp_month:02d}/{card.exp_year}\n"
+            f"{card_label(card.brand, card.last4)}\nExpires {card.exp_month:02d}/{card.exp_year}\n"
             f"{card.cardholder_name}" if card else "No card on file.\nAdd one on Billing (2) to buy credits.")
-        labels = {p.process_type: p.label for p in prices.items}
+        labels = self._labels = {p.process_type: p.label for p in prices.items}
+        self.show_quotas(status, labels)
+        self.query_one("#recent", TransactionTable).show_page(recent.items, labels)
+
+    def show_quotas(self, status: AccountStatus, labels: dict[str, str]) -> None:
         quotas = self.query_one("#quotas", Vertical)
+        shown = list(quotas.query(".quota").results(Horizontal))
+        if [row.name for row in shown] == [quota.process_type for quota in status.free_quotas] and shown:
+            # The same quotas: update them in place, so a refresh does not blink.
+            for row, quota in zip(shown, status.free_quotas):
+                row.query_one(ProgressBar).update(total=quota.limit, progress=quota.used)
+                row.query_one(".quota-use", Static).update(quota_use(quota))
+            return
         quotas.remove_children()
-        rows = []
+        rows: list[Widget] = []
         for quota in status.free_quotas:
             bar = ProgressBar(total=quota.limit, show_eta=False, show_percentage=False)
             bar.progress = quota.used
             rows.append(Horizontal(
                 Static(labels.get(quota.process_type, quota.process_type), classes="quota-label", markup=False),
                 bar,
-                Static(f"{quota.used:,} of {quota.limit:,} · resets {quota.resets_at:%b %d}", classes="quota-use",
-                       markup=False),
-                classes="quota"))
+                Static(quota_use(quota), classes="quota-use", markup=False),
+                classes="quota", name=quota.process_type))
         if not rows:
             rows.append(Static("No process type has a free quota.", markup=False))
         quotas.mount_all(rows)
-        table = self.query_one("#recent", DataTable)
-        table.clear()
-        for item in recent.items:
-            table.add_row(
-                item.created_at.strftime("%Y-%m-%d %H:%M"), item.transaction_type.value.replace("_", " "),
-                Text(item.user.name if item.user else "—"),
-                Text(credits_text(item.amount, signed=True), style="green" if item.amount > 0 else "red",
-                     justify="right"),
-                Text(credits_text(item.balance_after), justify="right"),
-                Text(item.description),
-            )
+
+    @on(DataTable.RowSelected, "#recent")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        item = self.query_one("#recent", TransactionTable).transaction(event.row_key.value)
+        if item is not None:
+            self.app.push_screen(TransactionDetail(item, self._labels.get(item.process_type or "")))

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from credits_tui.api_client.models import Transaction
-from credits_tui.formatting import credits_text
+from credits_tui.formatting import credits_text, type_label
 
 
 def detail_fields(item: Transaction, process_label: str | None = None) -> list[tuple[str, Text]]:
@@ -27,7 +27,7 @@ def detail_fields(item: Transaction, process_label: str | None = None) -> list[t
     return [
         ("Transaction", Text(f"#{item.id}")),
         ("Time (UTC)", Text(f"{item.created_at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}")),
-        ("Type", Text(item.transaction_type.value.replace("_", " "))),
+        ("Type", Text(type_label(item.transaction_type.value))),
         ("Process type", Text(process)),
         ("User", Text(user)),
         ("Amount", Text(credits_text(item.amount, signed=True) + " credits", style=amount_style)),

@@ -72,13 +72,6 @@ REQUIRED_MESSAGES = {
     "country": "Enter the 2-letter country code, such as US.",
 }
 
-BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
-
-
-def brand_name(brand: str) -> str:
-    return BRANDS.get(brand.lower(), brand.title() or "Card")
-
-
 # --- the checks (pure functions: each returns a message for a person, or None) ----------------
 
 
@@ -368,5 +361,5 @@ class CardForm(Widget, can_focus=False):
         return None
 
 
-__all__ = ["CardForm", "brand_name", "check_values", "check_number", "check_expiry", "check_cvc",
+__all__ = ["CardForm", "check_values", "check_number", "check_expiry", "check_cvc",
            "check_country", "form_field", "luhn_ok"]

@@ -6,20 +6,53 @@ from collections.abc import Mapping, Sequence
 from datetime import timezone
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
 from credits_tui.api_client.models import Transaction
-from credits_tui.formatting import credits_text
+from credits_tui.formatting import credits_text, type_label
 
-COLUMNS = (("time", "Time (UTC)", 16), ("type", "Type / process", 22), ("user", "User", 14),
-           ("amount", "Amount", None), ("balance", "Balance", None), ("description", "Description", None))
+TIME = 16  # "2026-11-27 08:33"
+TYPE, USER = 22, 14  # what they get when there is room
+TYPE_MIN, USER_MIN = 8, 6
+DESCRIPTION_MIN, DESCRIPTION_WIDE = 12, 40  # with less room it goes off to the right, this wide
+
+
+def column_widths(width: int, amount: int, balance: int, padding: int = 1, gutter: int = 0) -> dict[str, int]:
+    """Text widths of the columns for a table ``width`` cells wide (``amount``, ``balance``: the
+    widest figures of the page; ``gutter``: a scrollbar that may or may not take room beside).
+
+    The description takes what is left, cut with an ellipsis; with too little left it moves
+    off to the right, whole (scroll to read it), rather than show a sliver. On a narrow
+    terminal the type and user columns shrink first, then the balance goes off to the right:
+    the amount always stays in view.
+    """
+    pad = 2 * padding
+    widths = {"time": TIME, "type": TYPE, "user": USER, "amount": amount, "balance": balance,
+              "description": width - (TIME + TYPE + USER + amount + balance) - 6 * pad}
+    if widths["description"] >= DESCRIPTION_MIN:
+        return widths
+    widths["description"] = DESCRIPTION_WIDE
+    room = width - (TIME + amount + balance) - 5 * pad  # type and user, up to the description
+    if room < TYPE_MIN + USER_MIN:
+        room = width - (TIME + amount) - 4 * pad  # up to the balance
+    if room >= TYPE + USER:
+        widths["type"] = room - USER + gutter
+    else:
+        widths["type"] = max(TYPE_MIN, room * TYPE // (TYPE + USER))
+        widths["user"] = max(USER_MIN, room - widths["type"])
+    return widths
+
+
+COLUMNS = (("time", "Time (UTC)"), ("type", "Type / process"), ("user", "User"), ("amount", "Amount"),
+           ("balance", "Balance"), ("description", "Description"))
 
 
 def type_text(item: Transaction, labels: Mapping[str, str]) -> str:
-    """What happened, short: the process for usage (``Postcard``), else the type (``auto recharge``)."""
-    kind = item.transaction_type.value.replace("_", " ")
+    """What happened, short: the process for usage (``Postcard``), else the type (``Auto recharge``)."""
+    kind = type_label(item.transaction_type.value)
     if item.process_type:
         process = labels.get(item.process_type, item.process_type.replace("_", " "))
         return process if item.transaction_type.value == "usage" else f"{kind} · {process}"
@@ -59,10 +92,30 @@ class TransactionTable(DataTable[Text]):
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self._items: dict[str, Transaction] = {}
         self._labels: Mapping[str, str] = {}
+        self._widths: dict[str, int] = {}
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._fit_columns([])
+
+    def on_resize(self, _: events.Resize) -> None:
+        if self._fit_columns(self.items):
+            self.show_page(self.items, cursor=self.cursor_row)
+
+    def _fit_columns(self, items: Sequence[Transaction]) -> bool:
+        """Lay the columns out for this width and these rows; True if they changed (rows cleared)."""
+        amount = max([len("Amount")] + [len(credits_text(item.amount, signed=True)) for item in items])
+        balance = max([len("Balance")] + [len(credits_text(item.balance_after)) for item in items])
+        # Whether the vertical scrollbar shows depends on the rows: lay out for both cases.
+        scrollbar = self.styles.scrollbar_size_vertical
+        widths = column_widths(self.size.width - scrollbar, amount, balance, self.cell_padding, scrollbar)
+        if widths == self._widths:
+            return False
+        # DataTable cannot resize a column: the columns are laid out again (the caller refills the rows).
+        self._widths = widths
+        self.clear(columns=True)
+        for key, label in COLUMNS:
+            self.add_column(label, key=key, width=widths[key])
+        return True
 
     # --- contents -----------------------------------------------------------------------
 
@@ -71,7 +124,9 @@ class TransactionTable(DataTable[Text]):
         """Replace the rows with ``items``; ``cursor`` is a row index or ``"end"``."""
         if labels is not None:
             self._labels = labels
-        self.clear()
+        items = list(items)
+        if not self._fit_columns(items):
+            self.clear()
         self._items = {str(item.id): item for item in items}
         self.add_rows_with_keys(items)
         if items:
@@ -97,7 +152,7 @@ class TransactionTable(DataTable[Text]):
             Text(item.user.name if item.user else "—", overflow="ellipsis", no_wrap=True),
             amount_text(item.amount),
             amount_text(item.balance_after, signed=False),
-            Text(item.description, no_wrap=True),
+            Text(item.description, no_wrap=True, overflow="ellipsis"),
         ]
 
     @property

@@ -116,7 +116,7 @@ async def test_edit_changes_the_name_and_expiry_with_a_patch_of_only_those(make_
         assert (card.cardholder_name, card.exp_month, card.exp_year, card.last4) == (
             "Grace Hopper", 3, int(NEXT_YEAR), "4242")
         assert card.billing_address.line1 == "1 Demo Way"
-        assert "Card ending 4242 saved." in notifications(app)
+        assert "Visa ending 4242 saved." in notifications(app)
 
 
 async def test_edit_of_the_address_sends_the_address_only(make_app):
@@ -148,7 +148,7 @@ async def test_replace_puts_a_new_card_and_never_shows_its_number(make_app):
         card = await app.api.card()
         assert (card.brand, card.last4, card.exp_month, card.cardholder_name) == ("mastercard", "4444", 11,
                                                                                  "Ada Admin")
-        assert "Card ending 4444 saved." in notifications(app)
+        assert "Mastercard ending 4444 saved." in notifications(app)
         assert not any("5555 5555" in n or "5555555555554444" in n for n in notifications(app))
 
 
@@ -219,15 +219,16 @@ async def test_edit_refuses_an_expiry_in_the_past(make_app):
         assert sent == []
 
 
-async def test_the_declining_test_card_is_saved_declines_come_with_charges(make_app):
+async def test_the_later_declining_test_card_is_saved_declines_come_with_charges(make_app):
+    # 4000000000000341 passes the check at save (DESIGN §7); only its charges are declined.
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         await open_form(app, pilot, "c")
-        await fill_new_card(pilot, "4000 0000 0000 0002")
+        await fill_new_card(pilot, "4000 0000 0000 0341")
         await pilot.press("enter")
-        await back_on_billing(app, pilot, lambda s: "Visa ending 0002" in card_shown(s))
-        assert (await app.api.card()).last4 == "0002"
+        await back_on_billing(app, pilot, lambda s: "Visa ending 0341" in card_shown(s))
+        assert (await app.api.card()).last4 == "0341"
 
 
 async def test_escape_cancels_and_sends_nothing(make_app):
@@ -368,7 +369,7 @@ async def test_other_co_admin_has_no_card_and_adds_one(make_app):
         card = await app.api.card()
         assert (card.cardholder_name, card.exp_month, card.billing_address.country,
                 card.billing_address.line2, card.billing_address.region) == ("Olga Other", 9, "US", None, None)
-        assert "Card ending 4242 saved." in notifications(app)
+        assert "Visa ending 4242 saved." in notifications(app)
 
 
 async def test_enter_on_an_empty_add_form_marks_the_field_and_sends_nothing(make_app):
