@@ -86,7 +86,7 @@ class _Month:
     """The post-paid usage of the month being written: what its invoice's lines say."""
 
     period: str
-    postpaid: dict[str, list[int]] = field(default_factory=dict)  # process type -> [units, cents]
+    postpaid: dict[str, list[int]] = field(default_factory=dict)  # process type -> [units, cents used]
 
 
 InvoiceWriter = Callable[[str, int, list[dict], datetime], int]
@@ -110,7 +110,6 @@ class DemoCoHistory:
         self.start = self.now - timedelta(days=HISTORY_DAYS)
         self.auto_recharge_since = self.now - timedelta(days=AUTO_RECHARGE_DAYS)
         self.prices = {p.process_type: p for p in settings.prices}
-        self.usable = list(settings.prices)
         self.unit_cents = {p.process_type: decimal_to_cents(p.unit_price) for p in settings.prices}
         self.tight_periods = self._tight_periods()
         self.balance = 0
@@ -170,7 +169,7 @@ class DemoCoHistory:
         """Close ``month`` (it ended below zero) as the month close does: invoice, charge, payment."""
         amount = -self.balance
         lines = [dict(process_type=process_type, description=self.prices[process_type].label,
-                      quantity=units, amount_cents=-used)
+                      quantity=units, amount_cents=used)
                  for process_type, (units, used) in sorted(month.postpaid.items())]
         rest = amount - sum(line["amount_cents"] for line in lines)
         if rest:
@@ -188,7 +187,7 @@ class DemoCoHistory:
         if process.billing is BillingMode.invoice:
             used = month.postpaid.setdefault(process.process_type, [0, 0])
             used[0] += quantity
-            used[1] -= amount
+            used[1] += amount
         user = self.service if self.rng.random() < 0.6 else self.rng.choice(self.admins)
         return self._row(at, TransactionType.usage, -amount, user, f"{process.label} × {quantity}", process,
                          quantity, f"campaign-{self.rng.randint(1, 60)}")
@@ -197,7 +196,8 @@ class DemoCoHistory:
         rng = self.rng
         step = (self.now - timedelta(minutes=5) - self.start) / self.count
         recharge_delay = min(timedelta(seconds=2), step / 20)
-        postpaid = [p for p in self.usable if p.billing is BillingMode.invoice]
+        every_process = list(self.prices.values())
+        postpaid = [p for p in every_process if p.billing is BillingMode.invoice]
         yield self._purchase(self.start, 0, 100_000)
         month = _Month(month_period(self.start))
         n = 1
@@ -218,7 +218,7 @@ class DemoCoHistory:
                 # Top-ups last a few weeks; a bigger one would outlive the months of auto-recharge.
                 row = self._purchase(at, n, rng.choice((25_000, 50_000, 100_000)) * min(self.scale, 2))
             elif roll < 0.965:
-                process = rng.choice(postpaid if tight else self.usable)
+                process = rng.choice(postpaid if tight else every_process)
                 quantity = rng.randint(1, 40) * self.scale
                 if tight and self.balance >= 0:
                     # The big transcription job that took the balance past zero.
@@ -248,7 +248,6 @@ class DemoCoHistory:
             if auto_recharge and row["amount_cents"] < 0 and self.balance < AUTO_RECHARGE_THRESHOLD_CENTS:
                 yield self._auto_recharge(at + recharge_delay, n)
                 n += 1
-
 
 
 def write_history(database: Database, settings: Settings, account_id: int, card_token: str, card_last4: str,
