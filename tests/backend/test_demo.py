@@ -147,6 +147,7 @@ def test_each_invoice_payment_has_its_paid_invoice(seeded):
 def test_auto_recharge_rows_only_while_the_rule_was_on_and_each_refills_to_2000(seeded):
     rows = seeded.rows()
     turned_on = utc_now() - timedelta(days=AUTO_RECHARGE_DAYS)
+    seeded_since = turned_on - timedelta(minutes=10)  # the module's seeding ran a little earlier
     recharges = [i for i, r in enumerate(rows) if r.transaction_type == TransactionType.auto_recharge.value]
     assert recharges
     for i in recharges:
@@ -154,7 +155,7 @@ def test_auto_recharge_rows_only_while_the_rule_was_on_and_each_refills_to_2000(
         assert debit.amount_cents < 0 and debit.balance_after_cents < THRESHOLD
         assert recharge.amount_cents == RECHARGE_TO - debit.balance_after_cents
         assert recharge.balance_after_cents == RECHARGE_TO
-        assert recharge.user_id is None and recharge.created_at >= turned_on > rows[0].created_at
+        assert recharge.user_id is None and recharge.created_at >= seeded_since > rows[0].created_at
     # While the rule was on, every debit that left the balance below 500.00 was followed by a recharge.
     for i, row in enumerate(rows):
         if row.created_at >= turned_on and row.amount_cents < 0 and row.balance_after_cents < THRESHOLD:

@@ -106,8 +106,9 @@ def seed_demo(database: Database, settings: Settings, *, transactions: int = DEM
 
 
 def record_card_charges(database: Database, account_id: int, card_last4: str, charges: list[CardCharge]) -> None:
-    """The one place where the demo's card charges (purchases, auto-recharges, invoice payments) are
-    recorded beyond the ledger: a ``purchases`` row for each purchase, as the product keeps."""
+    """The one place where the demo's card charges (purchases, auto-recharges, invoice payments, each
+    with the charge id its ledger row names) are recorded beyond the ledger: a ``purchases`` row for
+    each purchase, as the product keeps. The payment gateway's own record of them belongs here too."""
     T = LedgerTransaction
     purchases = [c for c in charges if c.kind is TransactionType.purchase]
     with database.write() as session:
