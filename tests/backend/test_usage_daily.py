@@ -152,7 +152,12 @@ def test_support_may_read_it_and_a_member_may_not(module_api, admin):
 
 
 def test_another_account_sees_only_its_own_usage(module_api):
-    assert daily(module_api.signed("other-admin@demo.example"), [])["days"] == []
+    other = module_api.signed("other-admin@demo.example")
+    own_usage = walk(other, [("transaction_type", "usage")])
+    days = daily(other, [])["days"]
+    assert own_usage, "the demo gives Other Co. some usage of its own"
+    assert sum(Decimal(d["credits_used"]) for d in days) == -sum(Decimal(t["amount"]) for t in own_usage)
+    assert sum(d["quantity"] for d in days) < sum(d["quantity"] for d in daily(module_api.signed("admin@demo.example"), [])["days"])
 
 
 @pytest.mark.parametrize(("params", "code"), [

@@ -355,12 +355,12 @@ def test_transactions_as_csv(signed_in, admin_token, raw):
 
 
 def test_transactions_as_json(signed_in, admin_token, raw):
-    result = signed_in.run("transactions", "--type", "usage", "--user", SUPPORT, "--format", "json")
+    result = signed_in.run("transactions", "--type", "usage", "--user", ADMIN, "--format", "json")
     assert result.code == 0, result.stderr
     items = json.loads(result.stdout)
     assert isinstance(items, list)
-    assert len(items) == raw.count(admin_token, transaction_type="usage", user=SUPPORT) > 0
-    assert all(i["transaction_type"] == "usage" and i["user"]["email"] == SUPPORT for i in items)
+    assert len(items) == raw.count(admin_token, transaction_type="usage", user=ADMIN) > 0
+    assert all(i["transaction_type"] == "usage" and i["user"]["email"] == ADMIN for i in items)
     assert len({i["id"] for i in items}) == len(items)
 
     newest = raw.get("/credits/transactions", admin_token, params={"limit": 7}).json()["items"]
