@@ -296,7 +296,7 @@ class CreditsClient:
 
     async def transactions(self, query: TransactionQuery | None = None, *, limit: int = 100,
                            cursor: str | None = None) -> TransactionPage:
-        params = (query or TransactionQuery()).to_params() + [("limit", str(limit))]
+        params = [*(query or TransactionQuery()).to_params(), ("limit", str(limit))]
         if cursor:
             params.append(("cursor", cursor))
         return await self._get("/credits/transactions", TransactionPage, params)

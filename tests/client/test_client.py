@@ -44,7 +44,8 @@ from credits_tui.api_client.models import (
     UserList,
 )
 from credits_tui.backend.db.schema import Account, LedgerTransaction, Purchase
-from tests.client.conftest import ADMIN, MEMBER, OTHER_ADMIN, PASSWORD, SUPPORT
+from tests.support.backend import ADMIN, MEMBER, OTHER_ADMIN, PASSWORD, SUPPORT
+
 
 def card_input(number: str, name: str = "Ada Admin") -> CardInput:
     return CardInput(

@@ -27,8 +27,8 @@ from credits_tui.api_client.models import TransactionQuery, UsageRequest
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.db.schema import Purchase
 from credits_tui.backend.services.payments import TestGateway
-from tests.client.conftest import ADMIN
 from tests.support import RawServer, closed_port, serve_asgi
+from tests.support.backend import ADMIN
 
 TOKEN = "tok-SECRET-a1b2c3d4e5f6"
 FAST = httpx.Timeout(2.0, read=0.5)
@@ -114,7 +114,7 @@ class LoseFirstPurchaseAnswer:
                 try:
                     for message in held:
                         await send(message)
-                except Exception:  # noqa: BLE001 - the client is long gone
+                except Exception:
                     pass
                 return
         await self.app(scope, receive, send)
