@@ -322,7 +322,7 @@ class CreditsClient:
 
     async def stream_csv(self, query: TransactionQuery | None = None) -> AsyncIterator[bytes]:
         """The server's CSV export, chunk by chunk (never whole in memory)."""
-        params = (query or TransactionQuery()).to_params()
+        params = tuple((query or TransactionQuery()).to_params())  # a tuple: httpx types it covariantly
         try:
             async with self._http.stream("GET", "/credits/transactions.csv", params=params,
                                          headers=self._headers({"Accept": "text/csv"})) as response:

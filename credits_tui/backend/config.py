@@ -41,7 +41,8 @@ DEFAULT_PRICES: tuple[ProcessTypePrice, ...] = (
 
 class Settings(BaseSettings):
     """Every setting is read from ``CREDITS_<NAME>`` (``CREDITS_MAX_PURCHASE=5000.00``) unless
-    given as a keyword; a value that does not parse stops the server with pydantic's message."""
+    given as a keyword; a value that does not parse stops the server with pydantic's message.
+    Durations are ISO 8601 in the environment (``CREDITS_TOKEN_TTL=P14D``)."""
 
     model_config = SettingsConfigDict(env_prefix="CREDITS_", extra="forbid", use_attribute_docstrings=True)
 

@@ -16,7 +16,7 @@ from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from tests.support import RawApi, serve_asgi
 
-# Re-exported for test_cli.py, which imports them from here (tests.support.backend is their home).
+# The demo users are re-exported for test_cli.py, which imports them from here.
 from tests.support.backend import (  # noqa: F401
     ADMIN,
     MEMBER,
