@@ -50,7 +50,7 @@ API_PATH = "/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_RETRY_AFTER = 5.0  # seconds: a server that asks for a longer wait gets an error shown, not a frozen screen
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 5.0  # seconds: the longest wait between two attempts of our own choosing
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
 # stamina logs each retry at WARNING. Where nothing configured logging, Python would print that

@@ -502,9 +502,11 @@ class SlowFirstCharge(TestGateway):
 async def test_a_retry_that_finds_the_first_attempt_still_running_waits_for_its_result(seeded, settings, raw):
     token = raw.token(ADMIN)
     before, purchases_before = raw.balance(token), purchases(seeded)
-    gateway = SlowFirstCharge(delay=1.0)
+    # The first attempt gives up at 0.7 s while the charge takes 1.5 s; the retry then has 0.7 s
+    # to hear "still in progress" even on a busy machine, and the in-progress waits add up to more.
+    gateway = SlowFirstCharge(delay=1.5)
     with serve_asgi(create_app(settings, database=seeded, gateway=gateway)) as url:
-        async with CreditsClient(url, token, timeout=httpx.Timeout(5.0, read=0.4), retries=1,
+        async with CreditsClient(url, token, timeout=httpx.Timeout(5.0, read=0.7), retries=1,
                                  backoff=0.05) as buyer:
             result = await buyer.purchase("21.00")
     assert gateway.charges and len(set(gateway.charges)) == 1  # charged (if ever again) with one key
