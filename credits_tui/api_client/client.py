@@ -1,21 +1,26 @@
 """An async client for the Purchase Credits API: one typed method per endpoint.
 
-Safe requests are retried with backoff on connection failures and 502/503/504. A purchase
-is retried only with the same ``Idempotency-Key``, so a timeout after the server committed
-can never charge twice: the retry gets the first result back. Everything that goes wrong
-is raised as one of the types in ``errors.py``.
+Safe requests are retried (by ``stamina``: exponential backoff with jitter) on connection
+failures and 502/503/504, and on a 429 that says how long to wait; a ``Retry-After`` of a few
+seconds is waited out, a longer one is the caller's to show. A purchase is retried only with
+the same ``Idempotency-Key``, so a timeout after the server committed can never charge twice:
+the retry gets the first result back. Everything that goes wrong is raised as one of the
+types in ``errors.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
+import email.utils
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
 import pydantic
+import stamina
 
 from credits_tui import __version__
 from credits_tui.api_client import errors
@@ -46,7 +51,39 @@ from credits_tui.api_client.models import (
 API_PATH = "/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
 RETRY_STATUSES = frozenset({502, 503, 504})
+MAX_RETRY_AFTER = 5.0  # seconds: a server that asks for a longer wait gets an error shown, not a frozen screen
+MAX_BACKOFF = 5.0  # seconds: the longest wait between two attempts of our own choosing
 Model = TypeVar("Model", bound=pydantic.BaseModel)
+
+# stamina logs each retry at WARNING. Where nothing configured logging, Python would print that
+# on stderr, across the screen the app draws; an app that configures logging still gets it.
+logging.getLogger("stamina").addHandler(logging.NullHandler())
+
+
+class _AskAgain(Exception):
+    """An answer worth asking for again (the server was busy, or the purchase is still running).
+    If no repeat is left, the answer is the result."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")  # stamina logs this: no URL, no header
+        self.response = response
+        self.retry_after = _retry_after(response)
+
+
+class _NoAnswer(Exception):
+    """No answer, and a repeat is harmless. If no repeat is left, ``error`` is raised."""
+
+    def __init__(self, error: errors.ApiError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
+def _backoff(failure: Exception) -> bool | float:
+    """stamina's hook: repeat what an attempt marked as worth it, after the server's Retry-After
+    when it gave one, else after stamina's jittered exponential backoff."""
+    if isinstance(failure, _AskAgain) and failure.retry_after is not None:
+        return failure.retry_after
+    return isinstance(failure, _AskAgain | _NoAnswer)
 
 
 def normalise_server(server: str) -> str:
@@ -116,39 +153,47 @@ class CreditsClient:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers | (extra or {})
 
+    async def _repeat(self, attempts: int, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        """``send()`` up to ``attempts`` times while it raises ``_AskAgain`` or ``_NoAnswer``."""
+        try:
+            async for attempt in stamina.retry_context(on=_backoff, attempts=attempts, timeout=None,
+                                                       wait_initial=self.backoff, wait_jitter=self.backoff,
+                                                       wait_max=MAX_BACKOFF):
+                with attempt:
+                    response = await send()
+        except _AskAgain as last:
+            return last.response
+        except _NoAnswer as last:
+            raise last.error from None
+        return response
+
     async def _send(self, method: str, path: str, *, retry: bool, json: Any = None,
                     params: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
         """Send once, or up to ``1 + retries`` times when ``retry`` says a repeat is harmless.
 
         A failure to connect is retried for every request: nothing reached the server.
         """
-        attempts = 1 + self.retries
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
+
+        async def send() -> httpx.Response:
             try:
                 response = await self._http.request(method, path, json=json, params=params,
                                                      headers=self._headers(headers))
             except (httpx.ConnectError, httpx.ConnectTimeout) as failure:
-                if last:
-                    raise errors.NetworkError(
-                        f"Cannot reach the server at {self.server}: {_reason(failure)}.", code="network_error"
-                    ) from None
+                raise _NoAnswer(errors.NetworkError(
+                    f"Cannot reach the server at {self.server}: {_reason(failure)}.", code="network_error"
+                )) from None
             except httpx.TimeoutException:
-                if last or not retry:
-                    raise errors.TimeoutError(f"The server at {self.server} did not answer in time.",
-                                              code="timeout") from None
+                late = errors.TimeoutError(f"The server at {self.server} did not answer in time.", code="timeout")
+                raise (_NoAnswer(late) if retry else late) from None
             except httpx.TransportError as failure:
-                if last or not retry:
-                    raise errors.NetworkError(
-                        f"The connection to {self.server} failed: {_reason(failure)}.", code="network_error"
-                    ) from None
-            else:
-                if response.status_code in RETRY_STATUSES and retry and not last:
-                    await response.aclose()
-                else:
-                    return response
-            await asyncio.sleep(self.backoff * 2**attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+                cut = errors.NetworkError(f"The connection to {self.server} failed: {_reason(failure)}.",
+                                          code="network_error")
+                raise (_NoAnswer(cut) if retry else cut) from None
+            if retry and _busy(response):
+                raise _AskAgain(response)
+            return response
+
+        return await self._repeat(1 + self.retries, send)
 
     @staticmethod
     def _error(response: httpx.Response) -> errors.ApiError:
@@ -161,9 +206,7 @@ class CreditsClient:
                                           code="server_error", status=status)
             return errors.ProtocolError(f"The server sent an answer that is not the API's (HTTP {status}).",
                                         code="unexpected_response", status=status)
-        retry_after = response.headers.get("Retry-After")
-        return errors.error_for(status, detail.code, detail.message, detail.field,
-                                float(retry_after) if retry_after and retry_after.isdigit() else None)
+        return errors.error_for(status, detail.code, detail.message, detail.field, _retry_after(response))
 
     @classmethod
     def _parse(cls, response: httpx.Response, model: type[Model]) -> Model:
@@ -238,15 +281,14 @@ class CreditsClient:
         """Buy credits exactly once: every retry carries the same Idempotency-Key."""
         body = {"amount": f"{parse_purchase_amount(amount):.2f}"}
         headers = {"Idempotency-Key": idempotency_key or f"credits-tui-{uuid.uuid4()}"}
-        for attempt in range(in_progress_retries + 1):
+
+        async def send() -> httpx.Response:
             response = await self._send("POST", "/credits/purchases", retry=True, json=body, headers=headers)
-            if response.status_code == 409 and attempt < in_progress_retries:
-                error = self._error(response)
-                if error.code == "idempotency_in_progress":  # the first attempt is still running
-                    await asyncio.sleep(self.backoff * 2**attempt)
-                    continue
-            return self._parse(response, PurchaseResult)
-        raise AssertionError("unreachable")  # pragma: no cover
+            if response.status_code == 409 and self._error(response).code == "idempotency_in_progress":
+                raise _AskAgain(response)  # the first attempt is still running: a repeat gets its result
+            return response
+
+        return self._parse(await self._repeat(in_progress_retries + 1, send), PurchaseResult)
 
     async def record_usage(self, usage: UsageRequest) -> UsageResult:
         response = await self._send("POST", "/credits/usage", retry=False, json=usage.model_dump(mode="json"))
@@ -256,7 +298,7 @@ class CreditsClient:
 
     async def transactions(self, query: TransactionQuery | None = None, *, limit: int = 100,
                            cursor: str | None = None) -> TransactionPage:
-        params = (query or TransactionQuery()).to_params() + [("limit", str(limit))]
+        params = [*(query or TransactionQuery()).to_params(), ("limit", str(limit))]
         if cursor:
             params.append(("cursor", cursor))
         return await self._get("/credits/transactions", TransactionPage, params)
@@ -282,7 +324,7 @@ class CreditsClient:
 
     async def stream_csv(self, query: TransactionQuery | None = None) -> AsyncIterator[bytes]:
         """The server's CSV export, chunk by chunk (never whole in memory)."""
-        params = (query or TransactionQuery()).to_params()
+        params = tuple((query or TransactionQuery()).to_params())  # a tuple: httpx types it covariantly
         try:
             async with self._http.stream("GET", "/credits/transactions.csv", params=params,
                                          headers=self._headers({"Accept": "text/csv"})) as response:
@@ -320,6 +362,29 @@ class CreditsClient:
             raise errors.ProtocolError("The server did not send a PDF: is this the right server address?",
                                        code="unexpected_response", status=response.status_code)
         return response.content
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The server's ``Retry-After`` in seconds (it may send seconds or an HTTP date), or None."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": a date with no zone is not a moment
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _busy(response: httpx.Response) -> bool:
+    """A busy server's answer worth asking again: 502/503/504, or a 429 that says how long to wait;
+    not when it asks for a longer wait than a person should watch a spinner for."""
+    wait = _retry_after(response)
+    if wait is not None and wait > MAX_RETRY_AFTER:
+        return False
+    return response.status_code in RETRY_STATUSES or (response.status_code == 429 and wait is not None)
 
 
 def _reason(failure: Exception) -> str:

@@ -29,6 +29,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from credits_tui.api_client.card_rules import CARD_NUMBER_SEPARATORS, card_number_problem
+
 CENT = Decimal("0.01")
 MINIMUM_PURCHASE = Decimal("1.00")
 MONEY_PATTERN = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
@@ -240,6 +242,17 @@ class CardInput(WireModel):
     exp_year: int = Field(ge=2000, le=2100)
     cvc: str = Field(min_length=3, max_length=4, pattern=r"^[0-9]{3,4}$")
     billing_address: BillingAddress
+
+    # A refused number or CVC must not be echoed in pydantic's error text either.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    @field_validator("number")
+    @classmethod
+    def _a_card_number(cls, number: str) -> str:
+        """The digits of a number that passes the card rules (length, Luhn), or the reason it does not."""
+        if problem := card_number_problem(number):
+            raise PydanticCustomError("invalid_card_number", problem)
+        return CARD_NUMBER_SEPARATORS.sub("", number)
 
     def __repr__(self) -> str:  # never let a full number or CVC reach a log line
         return f"CardInput(cardholder_name={self.cardholder_name!r}, number='****', cvc='***')"

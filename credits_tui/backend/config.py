@@ -1,14 +1,14 @@
-"""The backend's configuration: database, limits, prices. Read from the environment."""
+"""The backend's configuration: database, limits, prices. Read from the environment (``CREDITS_*``)."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credits_tui.api_client.models import BillingMode, Money, ProcessTypePrice
 
@@ -39,34 +39,42 @@ DEFAULT_PRICES: tuple[ProcessTypePrice, ...] = (
 )
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
+    """Every setting is read from ``CREDITS_<NAME>`` (``CREDITS_MAX_PURCHASE=5000.00``) unless
+    given as a keyword; a value that does not parse stops the server with pydantic's message.
+    Durations are ISO 8601 in the environment (``CREDITS_TOKEN_TTL=P14D``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDITS_", extra="forbid", use_attribute_docstrings=True)
+
     database_url: str = Field(default_factory=default_database_url)
+    """``sqlite:///path/to/file.db`` or ``postgresql+psycopg://user@host/db``; by default a SQLite
+    file in the user data directory."""
     max_purchase: Money = Decimal("10000.00")
+    """The largest single purchase, in credits."""
     accounting_email: str = "accounting@leadliaison.com"
+    """Whom an admin asks to remove a card on file (named in that refusal)."""
     token_ttl: timedelta = timedelta(days=14)
-    # Failed sign-ins tolerated per window: per (email, client address) is the tight one, so
-    # a guesser at one address cannot lock the user out at another; per email is a ceiling on
-    # guessing spread over many addresses; per address bounds one guesser across emails.
+    """How long a sign-in lasts."""
     login_window: timedelta = timedelta(minutes=15)
+    """The window in which failed sign-ins are counted."""
     login_failures_per_email_and_client: int = 5
+    """Failed sign-ins tolerated per window for one email from one client address: the tight
+    limit, so a guesser at one address cannot lock the user out at another."""
     login_failures_per_email: int = 100
+    """Failed sign-ins tolerated per window for one email across addresses: a ceiling on guessing
+    spread over many addresses."""
     login_failures_per_client: int = 30
-    # The lease of a purchase in progress: a retry takes over a claim this old (its worker
-    # died). Taking over a live one is harmless: the gateway charge carries the same key.
+    """Failed sign-ins tolerated per window from one client address, across emails."""
     idempotency_stale_after: timedelta = timedelta(seconds=5)
+    """The lease of a purchase in progress: a retry takes over a claim this old (its worker died).
+    Taking over a live one is harmless: the gateway charge carries the same key."""
     prices: tuple[ProcessTypePrice, ...] = DEFAULT_PRICES
+    """The price list (JSON in the environment)."""
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
-        values: dict[str, object] = {}
-        if url := os.environ.get("CREDITS_DATABASE_URL"):
-            values["database_url"] = url
-        if maximum := os.environ.get("CREDITS_MAX_PURCHASE"):
-            values["max_purchase"] = maximum
-        if email := os.environ.get("CREDITS_ACCOUNTING_EMAIL"):
-            values["accounting_email"] = email
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(values)
+    def from_env(cls, **overrides: object) -> Settings:
+        """The environment's settings; an override that is None (an option not given) leaves it be."""
+        return cls.model_validate({name: value for name, value in overrides.items() if value is not None})
 
     def price_of(self, process_type: str) -> ProcessTypePrice | None:
         return next((p for p in self.prices if p.process_type == process_type), None)

@@ -6,42 +6,23 @@ equals the sum of its transactions.
 
 from __future__ import annotations
 
-import threading
-import time
+import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.schema import Account
-from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
-from credits_tui.backend.services.auth import hash_password
-from credits_tui.backend.services.ledger import ledger_sum
-from credits_tui.embedded import free_port as _free_port
-
-
-@pytest.fixture(scope="session")
-def demo_password_hash() -> str:
-    return hash_password(DEMO_PASSWORD)
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
-
-
-@pytest.fixture
-def seeded(database: Database, settings: Settings, demo_password_hash: str) -> Database:
-    """Demo Co. (admin, support, member, service users; 4242 card; 200 rows) and Other Co."""
-    seed_demo(database, settings, transactions=200, password_hash=demo_password_hash)
-    return database
+from credits_tui.backend.db.migrate import upgrade
+from credits_tui.backend.demo import DEMO_PASSWORD
+from tests.support.backend import POSTGRES_URL, SqliteTemplates, assert_ledger_invariant, seed, sqlite_path
 
 
 @dataclass
@@ -88,15 +69,9 @@ class _Signed:
         return self.request("DELETE", path, **kwargs)
 
 
-def assert_ledger_invariant(database: Database) -> None:
-    with database.read() as session:
-        for account in session.scalars(select(Account)).all():
-            assert account.balance_cents == ledger_sum(session, account.id), account.name
-
-
 @pytest.fixture
 def api(seeded: Database, settings: Settings) -> Iterator[Api]:
-    app = create_app(settings, database=seeded)
+    app = create_app(settings, database=seeded, migrate=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, database=seeded)
     assert_ledger_invariant(seeded)
@@ -127,32 +102,7 @@ def service(api: Api) -> _Signed:
     return api.as_user("usage-bot@demo.example")
 
 
-
-
-@pytest.fixture
-def live_server(seeded: Database, settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn on a loopback port: real HTTP, real concurrency."""
-    app = create_app(settings, database=seeded)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/api/v1"
-    server.should_exit = True
-    thread.join(timeout=10)
-    assert_ledger_invariant(seeded)
-
-
 # --- one seeded app per test module ---------------------------------------------------------
-
-import contextlib  # noqa: E402
-import os  # noqa: E402
-from dataclasses import field  # noqa: E402
-
 
 
 @dataclass
@@ -178,8 +128,10 @@ class _ModuleApis:
     own, so the per-test ``TRUNCATE`` done by ``database_url`` never touches it.
     """
 
-    def __init__(self, tmp_path_factory: pytest.TempPathFactory, password_hash: str) -> None:
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, templates: SqliteTemplates,
+                 password_hash: str) -> None:
         self.tmp_path_factory = tmp_path_factory
+        self.templates = templates
         self.password_hash = password_hash
         self.apis: dict[tuple[str, str], ModuleApi] = {}
         self.stack = contextlib.ExitStack()
@@ -190,14 +142,9 @@ class _ModuleApis:
         return self.apis[module, kind]
 
     def _create(self, module: str, kind: str, postgres_url: str | None) -> ModuleApi:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.pool import NullPool
-
-        from credits_tui.backend.db.migrate import upgrade
-
         if kind == "sqlite":
             url = f"sqlite:///{self.tmp_path_factory.mktemp('module_api') / 'credits.db'}"
+            self.templates.copy_to(sqlite_path(url), "seeded")
         else:
             assert postgres_url
             schema = "m_" + "".join(c if c.isalnum() else "_" for c in module)[:50]
@@ -218,30 +165,21 @@ class _ModuleApis:
         database = Database(url)
         self.stack.callback(database.dispose)
         self.stack.callback(assert_ledger_invariant, database)  # runs before dispose
-        upgrade(database)
-        settings = Settings(database_url=url)
-        seed_demo(database, settings, transactions=200, password_hash=self.password_hash)
-        client = self.stack.enter_context(
-            TestClient(create_app(settings, database=database), raise_server_exceptions=False))
+        if kind != "sqlite":
+            upgrade(database)
+            seed(database, self.password_hash)
+        client = self.stack.enter_context(TestClient(
+            create_app(Settings(database_url=url), database=database, migrate=False), raise_server_exceptions=False))
         return ModuleApi(client=client, database=database)
 
 
 @pytest.fixture(scope="session")
-def cheap_demo_password_hash() -> str:
-    """An Argon2id hash of the demo password with the lowest cost: verifying it takes about a
-    millisecond instead of ~100 ms, so tables of requests can sign in many times."""
-    from argon2 import PasswordHasher
-
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
-
-
-@pytest.fixture(scope="session")
 def _module_apis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                 cheap_demo_password_hash: str) -> Iterator[_ModuleApis]:
-    if os.environ.get("CREDITS_TEST_POSTGRES_URL"):
+                 sqlite_templates: SqliteTemplates, demo_password_hash: str) -> Iterator[_ModuleApis]:
+    if POSTGRES_URL:
         # Set up first, so the run's PostgreSQL database outlives the apps kept in it.
         request.getfixturevalue("_postgres_migrated")
-    apis = _ModuleApis(tmp_path_factory, cheap_demo_password_hash)
+    apis = _ModuleApis(tmp_path_factory, sqlite_templates, demo_password_hash)
     with apis.stack:
         yield apis
 
@@ -250,8 +188,7 @@ def _module_apis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def module_api(_module_apis: _ModuleApis, database_kind: str, request: pytest.FixtureRequest) -> ModuleApi:
     """Like ``api``, but seeded once per test module (and database kind): for tests that read,
     or that compare the state before and after themselves. Much cheaper than ``api`` for long
-    parametrized tables. The demo users' password hash is a low-cost Argon2id one, so signing
-    in is quick. The ledger invariant is checked at the end of the session.
+    parametrized tables. The ledger invariant is checked at the end of the session.
     """
     postgres_url = request.getfixturevalue("_postgres_migrated") if database_kind == "postgresql" else None
     return _module_apis.get(request.module.__name__, database_kind, postgres_url)

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from credits_tui.api_client.models import TransactionType
@@ -19,13 +18,6 @@ from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import ledger
 
 WORKERS = 20
-
-
-@pytest.fixture(scope="module")
-def demo_password_hash() -> str:
-    """Sign-in is not what these tests are about: a lowest-cost Argon2id hash of the demo
-    password keeps each test's sign-ins to a millisecond (the real cost is tested elsewhere)."""
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
 
 
 def sign_in(base: str, email: str) -> dict[str, str]:

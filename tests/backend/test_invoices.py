@@ -8,13 +8,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from credits_tui.api_client.models import Role, TransactionType
 from credits_tui.backend.db.engine import lock_account
 from credits_tui.backend.db.schema import Invoice
-from credits_tui.backend.demo import DEMO_PASSWORD, DemoUser, add_test_card, create_account
+from credits_tui.backend.demo import DemoUser, add_test_card, create_account
 from credits_tui.backend.services import ledger
 from credits_tui.backend.services.invoicing import CloseResult, InvoicingService
 from credits_tui.backend.services.payments import TestGateway
@@ -23,13 +22,6 @@ from tests.backend.test_purchases import card_goes_bad
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 FRESH_EMAIL = "fresh-admin@demo.example"
 CARDLESS_EMAIL = "cardless-admin@demo.example"
-
-
-@pytest.fixture(scope="module")
-def demo_password_hash() -> str:
-    """Sign-in is not what these tests are about: a lowest-cost Argon2id hash of the demo
-    password keeps each test's sign-ins to a millisecond (the real cost is tested elsewhere)."""
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
 
 
 def month_start(moment: datetime, months_back: int) -> datetime:

@@ -8,21 +8,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 
 from credits_tui.backend.db.schema import Account, Card, IdempotencyKey, LedgerTransaction, Purchase
-from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services.ledger import utc_now
 
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
-
-
-@pytest.fixture(scope="module")
-def demo_password_hash() -> str:
-    """Sign-in is not what these tests are about: a lowest-cost Argon2id hash of the demo
-    password keeps each test's sign-ins to a millisecond (the real cost is tested elsewhere)."""
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
 
 
 def new_key() -> str:

@@ -14,24 +14,15 @@ from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from credits_tui.api_client.models import TransactionType
 from credits_tui.backend.db.engine import lock_account
 from credits_tui.backend.db.schema import Account, User
-from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import ledger
 
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 WORD = re.compile(r"[^\W_]+")
-
-
-@pytest.fixture(scope="module")
-def demo_password_hash() -> str:
-    """Sign-in is not what these tests are about: a lowest-cost Argon2id hash of the demo
-    password keeps each test's sign-ins to a millisecond (the real cost is tested elsewhere)."""
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
 
 
 # --- helpers --------------------------------------------------------------------------------

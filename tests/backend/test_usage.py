@@ -7,13 +7,11 @@ from datetime import datetime, timezone
 from decimal import ROUND_FLOOR, Decimal
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import delete, select
 
 from credits_tui.api_client.models import TransactionType
 from credits_tui.backend.db.engine import lock_account
 from credits_tui.backend.db.schema import Account, QuotaUsage
-from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import ledger
 
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
@@ -22,13 +20,6 @@ ALL_PROCESS_TYPES = {
     "premium_audio_transcription", "business_card_transcription", "zoominfo_people_search",
 }
 INVOICED = {"premium_audio_transcription", "business_card_transcription"}
-
-
-@pytest.fixture(scope="module")
-def demo_password_hash() -> str:
-    """Sign-in is not what these tests are about: a lowest-cost Argon2id hash of the demo
-    password keeps each test's sign-ins to a millisecond (the real cost is tested elsewhere)."""
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
 
 
 @pytest.fixture(autouse=True)

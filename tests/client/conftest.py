@@ -7,22 +7,26 @@ the client side, so they pin the backend to a per-test SQLite file (overriding
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from argon2 import PasswordHasher
 
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.migrate import upgrade
-from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
-from tests.backend.conftest import assert_ledger_invariant, live_server, seeded, settings  # noqa: F401
 from tests.support import RawApi, serve_asgi
 
-ADMIN = "admin@demo.example"
-SUPPORT = "support@demo.example"
-MEMBER = "member@demo.example"
-OTHER_ADMIN = "other-admin@demo.example"
-PASSWORD = DEMO_PASSWORD
+# The demo users are re-exported for test_cli.py, which imports them from here.
+from tests.support.backend import (  # noqa: F401
+    ADMIN,
+    MEMBER,
+    OTHER_ADMIN,
+    PASSWORD,
+    SUPPORT,
+    SqliteTemplates,
+    assert_ledger_invariant,
+    sqlite_path,
+)
 
 
 @pytest.fixture
@@ -30,35 +34,27 @@ def database_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'credits.db'}"
 
 
-@pytest.fixture(scope="session")
-def demo_password_hash() -> str:
-    """Sign-in cost is not under test here: the cheapest Argon2id hash of the demo password."""
-    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(DEMO_PASSWORD)
-
-
 @pytest.fixture
-def server(live_server: str) -> str:  # noqa: F811
+def server(live_server: str) -> str:
     """The server address a person types: no ``/api/v1``."""
     assert live_server.endswith("/api/v1")
     return live_server.removesuffix("/api/v1")
 
 
 @pytest.fixture
-def raw(live_server: str) -> RawApi:  # noqa: F811
+def raw(live_server: str) -> RawApi:
     return RawApi(live_server)
 
 
 @pytest.fixture(scope="module")
-def module_live_server(tmp_path_factory, demo_password_hash):
+def module_live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_templates: SqliteTemplates) -> Iterator[str]:
     """Like ``live_server``, but one seeded backend for a whole test module: for tests that each
     compare the state before and after themselves (the CLI tests, which pay for subprocesses).
     The ledger invariant is checked when the module is done."""
     url = f"sqlite:///{tmp_path_factory.mktemp('module_server') / 'credits.db'}"
+    sqlite_templates.copy_to(sqlite_path(url), "seeded")
     database = Database(url)
-    upgrade(database)
-    backend_settings = Settings(database_url=url)
-    seed_demo(database, backend_settings, transactions=200, password_hash=demo_password_hash)
-    with serve_asgi(create_app(backend_settings, database=database)) as base:
+    with serve_asgi(create_app(Settings(database_url=url), database=database, migrate=False)) as base:
         yield base + "/api/v1"
     assert_ledger_invariant(database)
     database.dispose()

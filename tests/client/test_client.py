@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import httpx
+import pydantic
 import pytest
 from sqlalchemy import func, select
 
@@ -43,7 +44,8 @@ from credits_tui.api_client.models import (
     UserList,
 )
 from credits_tui.backend.db.schema import Account, LedgerTransaction, Purchase
-from tests.client.conftest import ADMIN, MEMBER, OTHER_ADMIN, PASSWORD, SUPPORT
+from tests.support.backend import ADMIN, MEMBER, OTHER_ADMIN, PASSWORD, SUPPORT
+
 
 def card_input(number: str, name: str = "Ada Admin") -> CardInput:
     return CardInput(
@@ -359,8 +361,14 @@ async def test_validation_errors_name_the_field(admin):
         await admin.summary(TransactionQuery(user="nobody@nowhere.example"))
     assert summary.value.field == "user"
 
+    with pytest.raises(pydantic.ValidationError) as refused_here:
+        card_input("4242 4242 4242 4241")  # fails the Luhn check: refused before anything is sent
+    assert refused_here.value.errors()[0]["type"] == "invalid_card_number"
+    assert "4241" not in str(refused_here.value)
+    # The server applies the same rule to whatever reaches it (a copy skips the model's check).
+    typo = card_input("4242 4242 4242 4242").model_copy(update={"number": "4242424242424241"})
     with pytest.raises(errors.ValidationError) as bad_number:
-        await admin.put_card(card_input("4242 4242 4242 4241"))  # fails the Luhn check
+        await admin.put_card(typo)
     assert (bad_number.value.field, bad_number.value.code) == ("number", "invalid_card_number")
     assert bad_number.value.message and "4241" not in bad_number.value.message
     assert (await admin.card()).last4 == "4242"

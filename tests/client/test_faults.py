@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import json
 import socket
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import httpx
@@ -26,8 +28,8 @@ from credits_tui.backend.api.app import create_app
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import Purchase
 from credits_tui.backend.services.payments import TestGateway
-from tests.client.conftest import ADMIN
 from tests.support import RawServer, closed_port, serve_asgi
+from tests.support.backend import ADMIN
 
 TOKEN = "tok-SECRET-a1b2c3d4e5f6"
 FAST = httpx.Timeout(2.0, read=0.5)
@@ -50,11 +52,13 @@ def purchases(database) -> int:
 
 class Scripted:
     """An ASGI app that answers each request with the next scripted (status, content type,
-    body), and the last one forever; records method, path and headers of every request."""
+    body[, extra headers]), and the last one forever; records method, path and headers of
+    every request, and when it came (``times``, monotonic)."""
 
-    def __init__(self, *answers: tuple[int, str, bytes]) -> None:
+    def __init__(self, *answers: tuple[int, str, bytes] | tuple[int, str, bytes, dict[str, str]]) -> None:
         self.answers = list(answers)
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.times: list[float] = []
 
     async def __call__(self, scope, receive, send) -> None:
         assert scope["type"] == "http"
@@ -63,10 +67,12 @@ class Scripted:
             message = await receive()
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.requests.append((scope["method"], scope["path"] + "?" + scope["query_string"].decode(), headers))
-        status, content_type, body = self.answers[min(len(self.requests), len(self.answers)) - 1]
+        self.times.append(time.monotonic())
+        status, content_type, body, *extra = self.answers[min(len(self.requests), len(self.answers)) - 1]
+        more = [(name.encode(), value.encode()) for name, value in (extra[0] if extra else {}).items()]
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type.encode()),
-                                (b"content-length", str(len(body)).encode())]})
+                                (b"content-length", str(len(body)).encode()), *more]})
         await send({"type": "http.response.body", "body": body})
 
 
@@ -109,7 +115,7 @@ class LoseFirstPurchaseAnswer:
                 try:
                     for message in held:
                         await send(message)
-                except Exception:  # noqa: BLE001 - the client is long gone
+                except Exception:
                     pass
                 return
         await self.app(scope, receive, send)
@@ -292,6 +298,75 @@ async def test_purchase_is_retried_on_503_with_the_same_key():
     assert len(keys) == 3 and keys[0] and len(set(keys)) == 1
 
 
+def envelope(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message, "field": None}}).encode()
+
+
+async def test_a_short_retry_after_is_waited_out_then_the_get_succeeds():
+    app = Scripted((429, JSON, envelope("too_many_requests", "Slow down."), {"Retry-After": "1"}),
+                   (503, HTML, b"<html>busy</html>", {"Retry-After": "1"}),
+                   (200, JSON, json.dumps(ME).encode()))
+    with serve_asgi(app) as url:
+        async with client(url, retries=2, backoff=0.01) as c:
+            me = await c.me()
+    assert me.email == ADMIN
+    assert len(app.requests) == 3
+    # The server's wait, not the client's 0.01 s backoff.
+    assert all(later - earlier >= 0.95 for earlier, later in zip(app.times, app.times[1:], strict=False))
+
+
+@pytest.mark.parametrize("retry_after", ["120", "date"])
+async def test_a_long_retry_after_is_not_waited_out_but_reported(retry_after):
+    if retry_after == "date":
+        retry_after = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    app = Scripted((429, JSON, envelope("too_many_requests", "Slow down."), {"Retry-After": retry_after}))
+    with serve_asgi(app) as url:
+        async with client(url, retries=2) as c:
+            started = time.monotonic()
+            with pytest.raises(errors.RateLimitedError) as limited:
+                await c.status()
+    assert time.monotonic() - started < 1.0 and len(app.requests) == 1
+    assert limited.value.message == "Slow down." and 100 < limited.value.retry_after <= 120
+
+
+async def test_a_429_that_does_not_say_how_long_is_not_retried():
+    app = Scripted((429, JSON, envelope("too_many_requests", "Slow down.")), (200, JSON, json.dumps(ME).encode()))
+    with serve_asgi(app) as url:
+        async with client(url, retries=2) as c:
+            with pytest.raises(errors.RateLimitedError) as limited:
+                await c.me()
+    assert len(app.requests) == 1 and limited.value.retry_after is None
+
+
+async def test_a_503_asking_for_a_long_wait_is_reported_at_once():
+    app = Scripted((503, JSON, envelope("maintenance", "Back at noon."), {"Retry-After": "3600"}))
+    with serve_asgi(app) as url:
+        async with client(url, retries=2) as c:
+            with pytest.raises(errors.ServerError) as failed:
+                await c.purchase("5.00")
+    assert len(app.requests) == 1 and failed.value.message == "Back at noon."
+
+
+async def test_backoff_is_jittered():
+    """Clients that failed together do not all come back at the same instant."""
+    app = Scripted((503, HTML, b"<html>busy</html>"))
+
+    async def fail_once_more(number: int) -> None:
+        async with client(url, retries=1, backoff=0.2) as c:
+            with pytest.raises(errors.ServerError):
+                await c.transactions(limit=number)  # the limit tells the clients' requests apart
+
+    with serve_asgi(app) as url:
+        await asyncio.gather(*(fail_once_more(number) for number in range(1, 13)))
+    times: dict[str, list[float]] = {}
+    for (_, path, _), at in zip(app.requests, app.times, strict=True):
+        times.setdefault(path, []).append(at)
+    gaps = [second - first for first, second in times.values()]
+    assert len(gaps) == 12 and all(0.2 <= gap < 0.6 for gap in gaps)
+    # Each wait is 0.2 s plus a random 0-0.2 s: twelve all within 0.06 s would be a 1-in-10^4 fluke.
+    assert max(gaps) - min(gaps) > 0.06
+
+
 # --- (d) an answer that is not the API's -------------------------------------------------------
 
 
@@ -429,9 +504,11 @@ class SlowFirstCharge(TestGateway):
 async def test_a_retry_that_finds_the_first_attempt_still_running_waits_for_its_result(seeded, settings, raw):
     token = raw.token(ADMIN)
     before, purchases_before = raw.balance(token), purchases(seeded)
-    gateway = SlowFirstCharge(seeded, delay=1.0)
+    # The first attempt gives up at 0.7 s while the charge takes 1.5 s; the retry then has 0.7 s
+    # to hear "still in progress" even on a busy machine, and the in-progress waits add up to more.
+    gateway = SlowFirstCharge(seeded, delay=1.5)
     with serve_asgi(create_app(settings, database=seeded, gateway=gateway)) as url:
-        async with CreditsClient(url, token, timeout=httpx.Timeout(5.0, read=0.4), retries=1,
+        async with CreditsClient(url, token, timeout=httpx.Timeout(5.0, read=0.7), retries=1,
                                  backoff=0.05) as buyer:
             result = await buyer.purchase("21.00")
     assert gateway.charges and len(set(gateway.charges)) == 1  # charged (if ever again) with one key

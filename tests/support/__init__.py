@@ -9,15 +9,14 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import Any
 
 import httpx
-import uvicorn
 
 from credits_tui.backend.demo import DEMO_PASSWORD
-from credits_tui.embedded import free_port
+from credits_tui.embedded import LoopbackServer, free_port
 
 
 def closed_port() -> int:
@@ -26,23 +25,10 @@ def closed_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_asgi(app) -> Iterator[str]:
+def serve_asgi(app: Callable[..., Any]) -> Iterator[str]:
     """Serve an ASGI app with uvicorn in a thread; yields ``http://127.0.0.1:PORT``."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
-                                           lifespan="off", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        assert thread.is_alive(), "the test server died on start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with LoopbackServer(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=2) as server:
+        yield server.url
 
 
 def read_request(conn: socket.socket) -> bytes | None:

@@ -19,7 +19,7 @@ from credits_tui.backend.errors import ServiceError
 log = logging.getLogger("credits_tui.backend")
 
 # Error types our own validators raise: their type is already the public code.
-_DOMAIN_CODES = {"invalid_amount", "amount_precision", "amount_below_minimum"}
+_DOMAIN_CODES = {"invalid_amount", "amount_precision", "amount_below_minimum", "invalid_card_number"}
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "authentication_required"}
 
 

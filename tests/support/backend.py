@@ -1,0 +1,90 @@
+"""Helpers for tests that run the reference backend: the demo users, the ledger invariant, and
+database files made once per session and copied for each test."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from credits_tui.backend.config import Settings
+from credits_tui.backend.db.engine import Database
+from credits_tui.backend.db.migrate import upgrade
+from credits_tui.backend.db.schema import Account
+from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
+from credits_tui.backend.services.ledger import ledger_sum
+
+POSTGRES_URL = os.environ.get("CREDITS_TEST_POSTGRES_URL")  # CI's PostgreSQL server, when it gives one
+
+ADMIN = "admin@demo.example"
+SUPPORT = "support@demo.example"
+MEMBER = "member@demo.example"
+OTHER_ADMIN = "other-admin@demo.example"
+PASSWORD = DEMO_PASSWORD
+DEMO_TRANSACTIONS = 200  # Demo Co.'s history in a seeded test database
+
+Content = Literal["migrated", "seeded"]
+
+
+def cheap_password_hash(password: str = DEMO_PASSWORD) -> str:
+    """An Argon2id hash at the lowest cost: verifying it takes microseconds instead of ~100 ms,
+    so tests can sign in as often as they like. (The real cost is the backend's own
+    ``hash_password``; test_auth checks the stored hashes are Argon2id.)"""
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(password)
+
+
+def assert_ledger_invariant(database: Database) -> None:
+    """Each account's balance equals the sum of its transactions."""
+    with database.read() as session:
+        for account in session.scalars(select(Account)).all():
+            assert account.balance_cents == ledger_sum(session, account.id), account.name
+
+
+def seed(database: Database, password_hash: str) -> None:
+    """Demo Co. (admin, support, member, service users; the 4242 card; its history) and Other Co."""
+    seed_demo(database, Settings(database_url=database.url), transactions=DEMO_TRANSACTIONS,
+              password_hash=password_hash)
+
+
+class SqliteTemplates:
+    """SQLite files made once per session, each made when first asked for, and copied for
+    every test that needs one: migrating costs a few hundred milliseconds and seeding more,
+    copying a file a millisecond."""
+
+    def __init__(self, folder: Path, password_hash: str) -> None:
+        self.folder = folder
+        self.password_hash = password_hash
+        self._made: dict[Content, Path] = {}
+
+    def copy_to(self, path: Path, content: Content) -> None:
+        if content not in self._made:
+            self._made[content] = self._make(content)
+        shutil.copyfile(self._made[content], path)
+
+    def _make(self, content: Content) -> Path:
+        path = self.folder / f"{content}.db"
+        if content == "seeded":
+            self.copy_to(path, "migrated")
+        database = Database(f"sqlite:///{path}")
+        try:
+            if content == "migrated":
+                upgrade(database)
+            else:
+                seed(database, self.password_hash)
+        finally:
+            database.dispose()
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            # Out of WAL mode: everything in the one file, so copying it copies it all (the
+            # copies go back to WAL when the backend opens them).
+            connection.execute("PRAGMA journal_mode=DELETE")
+        return path
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
