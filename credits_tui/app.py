@@ -209,10 +209,12 @@ class CreditsApp(App[None]):
             await self.remove_mode(mode)
 
     async def _ask_sign_in(self, notice: str | None) -> None:
-        screen = await self._open_gate(SIGN_IN, lambda: SignInScreen(self.connection.server,
-                                                                      self.connection.email, notice=notice))
-        if notice and isinstance(screen, SignInScreen):
-            screen.show_notice(notice)
+        if isinstance(self.screen, SignInScreen):  # already asking: one sign-in screen, the news on it
+            if notice:
+                self.screen.show_notice(notice)
+            return
+        await self._open_gate(SIGN_IN, lambda: SignInScreen(self.connection.server, self.connection.email,
+                                                             notice=notice))
 
     def session_expired(self) -> None:
         """A 401 mid-session: forget the token and ask to sign in again (once)."""

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header
@@ -31,6 +32,9 @@ class CreditsScreen(Screen[None]):
     """
 
     app: CreditsApp  # type: ignore[assignment]
+    # Here as well as on the app: a screen's keys come first in the footer, and at 80 columns
+    # the app's own would be cut off after a section's. ``?`` must always be in sight.
+    BINDINGS = [Binding("question_mark", "app.keys", "Keys", key_display="?")]
 
     def compose(self) -> ComposeResult:
         yield Header()

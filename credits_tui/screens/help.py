@@ -27,10 +27,13 @@ class KeyRow(NamedTuple):
 
 
 def keys_of(app: App[object], screen: Screen[object], *, skip: Collection[str] = ()) -> list[KeyRow]:
-    """The screen's active bindings with a description, one row per action (``n / PgDn``)."""
+    """The screen's active bindings, one row per action (``n / PgDn``): those in the footer, and
+    the app's own hidden ones (Textual's built-in keys, such as cursor moves, are left out)."""
     by_action: dict[str, tuple[list[str], Binding]] = {}
-    for _namespace, binding, enabled, _tooltip in screen.active_bindings.values():
-        if not enabled or not binding.description or binding.action in skip or binding.key == "escape":
+    for namespace, binding, enabled, _tooltip in screen.active_bindings.values():
+        ours = type(namespace).__module__.startswith("credits_tui.")
+        if (not enabled or not binding.description or binding.action in skip or binding.key == "escape"
+                or not (binding.show or ours)):
             continue
         keys, _first = by_action.setdefault(binding.action, ([], binding))
         keys.append(app.get_key_display(binding))

@@ -16,6 +16,11 @@ from credits_tui.widgets.error_banner import ErrorBanner
 from tests.app.conftest import SERVER, wait_for
 
 
+def sign_in_shown(app) -> bool:
+    """The sign-in screen is up and composed (a mode's screen composes just after it switches)."""
+    return isinstance(app.screen, SignInScreen) and bool(app.screen.query("#notice"))
+
+
 async def type_into(pilot, selector: str, text: str) -> None:
     await pilot.click(selector)
     for character in text:
@@ -86,7 +91,7 @@ async def test_a_revoked_token_mid_session_leads_back_to_sign_in(make_app, backe
         await app.api.sign_out()  # as if revoked elsewhere
         app.api.token = app.connection.token
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen))
+        await wait_for(pilot, lambda: sign_in_shown(app))
         assert "expired or was revoked" in str(app.screen.query_one("#notice", Static).content)
         await sign_in(pilot, "admin@demo.example", "demo-password")
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
@@ -130,7 +135,7 @@ async def test_sign_out_revokes_the_token_and_forgets_it(make_app, memory_keyrin
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and bool(memory_keyring.entries))
         token = next(iter(memory_keyring.entries.values()))
         app.sign_out()
-        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen) and not memory_keyring.entries)
+        await wait_for(pilot, lambda: sign_in_shown(app) and not memory_keyring.entries)
         assert "Signed out" in str(app.screen.query_one("#notice", Static).content)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=backend), base_url=SERVER) as raw:
             response = await raw.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})

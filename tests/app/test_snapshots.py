@@ -28,9 +28,9 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36"
 
 
 @pytest.fixture
-def clock() -> Iterator[None]:
+def clock() -> Iterator[datetime]:
     with time_machine.travel(FROZEN, tick=False):
-        yield
+        yield FROZEN
 
 
 async def settle(pilot, condition) -> None:
