@@ -31,7 +31,7 @@ from credits_tui.screens.buy import BuyScreen
 from credits_tui.screens.help import HelpScreen, KeyRow, keys_of
 from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.no_access import NoAccessScreen
-from credits_tui.screens.sign_in import SignInScreen, SignedIn
+from credits_tui.screens.sign_in import SignedIn, SignInScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.unreachable import UnreachableScreen
 from credits_tui.sections import SECTIONS, section_for

@@ -119,7 +119,7 @@ def test_confirm_purchase(snap_compare, make_app, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=asked)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", [*SIZES, pytest.param((60, 20), id="60x20")])
 def test_manage(snap_compare, make_app, size):
     async def shown(pilot):
         screen = await open_manage(pilot.app, pilot)
