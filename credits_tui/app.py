@@ -180,6 +180,8 @@ class CreditsApp(App[None]):
                 message = error.message
             await self._open_gate(NO_ACCESS, lambda: NoAccessScreen(message))
             return
+        if not self.is_running:
+            return  # quitting: Textual is closing every mode's screens, leave them be
         if self._sections_for not in (None, me.id):  # nothing of the last user's stays
             self._section = SECTIONS[0].mode
             for section in SECTIONS:
@@ -191,7 +193,7 @@ class CreditsApp(App[None]):
 
     async def _open_gate(self, mode: str, make: Callable[[], Screen[None]]) -> Screen[None]:
         """Show ``make()`` in place of the sections; it replaces any other gate screen."""
-        if self.current_mode == mode:
+        if self.current_mode == mode or not self.is_running:  # (quitting: nothing to show)
             return self.screen
         if section_for(self.current_mode) is not None:
             # The section stays as it is, dialogs included, for when the sign-in is back.
@@ -205,6 +207,8 @@ class CreditsApp(App[None]):
     async def _close_gates(self) -> None:
         """Remove every gate screen but the one shown (so a stale sign-in never survives)."""
         for mode in self._gates - {self.current_mode}:
+            if not self.is_running:
+                return  # quitting: Textual is closing every mode's screens itself
             self._gates.discard(mode)
             await self.remove_mode(mode)
 

@@ -37,13 +37,15 @@ class UnreachableScreen(Screen[None]):
     def __init__(self, server: str) -> None:
         super().__init__()
         self._server = server
+        self._why = ""
+        self._delay: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Center(), Vertical(id="unreachable"):
             yield Static("Cannot reach the server", classes="title")
-            yield Static("", id="unreachable-why", markup=False)
-            yield Static("", id="unreachable-next", markup=False)
+            yield Static(self._why, id="unreachable-why", markup=False)
+            yield Static(self._next_try(), id="unreachable-next", markup=False)
             with Horizontal(id="unreachable-buttons"):
                 yield Button("Sign in again", id="unreachable-sign-in")
                 yield Button("Retry", id="unreachable-retry", variant="primary")
@@ -54,10 +56,15 @@ class UnreachableScreen(Screen[None]):
 
     def waiting(self, why: str, delay: float | None) -> None:
         """Say what went wrong and when the next try is (None: trying now)."""
-        self.query_one("#unreachable-why", Static).update(why)
-        self.query_one("#unreachable-next", Static).update(
-            f"Signed in to {self._server}. Trying again by itself in {delay:.0f} s." if delay is not None
-            else "Trying now…")
+        self._why, self._delay = why, delay
+        for selector, text in (("#unreachable-why", why), ("#unreachable-next", self._next_try())):
+            for widget in self.query(selector).results(Static):  # none yet if called before compose
+                widget.update(text)
+
+    def _next_try(self) -> str:
+        if self._delay is None:
+            return "Trying now…"
+        return f"Signed in to {self._server}. Trying again by itself in {self._delay:.0f} s."
 
     def action_retry(self) -> None:
         self.post_message(self.Retry())
