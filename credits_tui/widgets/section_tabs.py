@@ -35,16 +35,19 @@ class SectionTabs(Tabs, can_focus=False):
             self.mode = mode
 
     def __init__(self, current: str) -> None:
-        tabs = [Tab(f"{section.number} {section.title}", id=tab_id(section.mode)) for section in SECTIONS]
-        super().__init__(*tabs, active=tab_id(current) if section_for(current) else None)
+        super().__init__(*(Tab(f"{section.number} {section.title}", id=tab_id(section.mode))
+                           for section in SECTIONS))
+        self._current = current
+
+    def on_mount(self) -> None:
+        self.mark(self._current)  # before Tabs' own mount, which would mark the first tab
 
     def mark(self, mode: str) -> None:
-        """Mark ``mode`` as the current section (without asking to switch)."""
-        if section_for(mode) is not None:
-            with self.prevent(Tabs.TabActivated):
-                self.active = tab_id(mode)
+        """Mark ``mode`` as the current section (a screen outside the sections marks none)."""
+        if section_for(mode) is not None and self.query(f"#{tab_id(mode)}"):
+            self.active = tab_id(mode)
 
-    @on(Tabs.TabActivated)
-    def _activated(self, event: Tabs.TabActivated) -> None:
-        event.stop()
+    @on(Tab.Clicked)
+    def _clicked(self, event: Tab.Clicked) -> None:
+        # Only a click asks to switch; Tabs' own activation (also when marking) is just the look.
         self.post_message(self.Chosen(str(event.tab.id).removeprefix(tab_id(""))))
