@@ -1,19 +1,24 @@
-"""The Textual app: four sections as modes, sign-in, keys, command palette, themes.
+"""The Textual app: the sections as modes, sign-in, keys, command palette, themes.
 
 The app talks to the server only through ``api_client``; keyring and config files are
-touched only in worker threads, never on the event loop.
+touched only in worker threads, never on the event loop. While nobody is signed in (or the
+server cannot be reached) one "gate" screen stands in for the sections, in a mode of its
+own: there is never more than one sign-in screen, so one sign-in is always enough.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import count
 
 import httpx
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.client import CreditsClient
@@ -23,13 +28,22 @@ from credits_tui.auth.session import remember
 from credits_tui.auth.tokens import TokenStore
 from credits_tui.screens.billing import BillingScreen
 from credits_tui.screens.buy import BuyScreen
-from credits_tui.screens.help import HelpScreen
+from credits_tui.screens.help import HelpScreen, KeyRow, keys_of
 from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.no_access import NoAccessScreen
-from credits_tui.screens.sign_in import SignInScreen, SignedIn
+from credits_tui.screens.sign_in import SignedIn, SignInScreen
 from credits_tui.screens.status import StatusScreen
+from credits_tui.screens.unreachable import UnreachableScreen
+from credits_tui.sections import SECTIONS, section_for
+from credits_tui.widgets.section_tabs import SectionTabs
 
-SECTIONS = {"status": "Status", "billing": "Billing", "buy": "Buy Credits", "manage": "Manage Credits"}
+SECTION_SCREENS: dict[str, type[Screen[None]]] = {
+    "status": StatusScreen, "billing": BillingScreen, "buy": BuyScreen, "manage": ManageScreen,
+}
+# The screens that stand in for the sections, each in a mode of its own while it is shown.
+SIGN_IN, UNREACHABLE, NO_ACCESS = "sign-in", "unreachable", "no-access"
+GATES = (SIGN_IN, UNREACHABLE, NO_ACCESS)
+RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)  # seconds between tries while the server is down
 
 
 @dataclass
@@ -46,16 +60,20 @@ class Connection:
 class CreditsApp(App[None]):
     TITLE = "Purchase Credits"
     CSS_PATH = "app.tcss"
-    MODES = {"status": StatusScreen, "billing": BillingScreen, "buy": BuyScreen, "manage": ManageScreen}
+    MODES = {section.mode: SECTION_SCREENS[section.mode] for section in SECTIONS}
     BINDINGS = [
-        Binding("1,f1", "section('status')", "Status"),
-        Binding("2,f2", "section('billing')", "Billing"),
-        Binding("3,f3", "section('buy')", "Buy"),
-        Binding("4,f4", "section('manage')", "Manage"),
-        Binding("r", "refresh", "Refresh"),
         Binding("question_mark", "keys", "Keys", key_display="?"),
+        Binding("r", "refresh", "Refresh"),
+        # F-keys work in text fields too (priority); digits only where they are not typed.
+        *(Binding(section.keys[1], f"section('{section.mode}')", section.title, priority=True, show=False)
+          for section in SECTIONS),
+        *(Binding(section.keys[0], f"section('{section.mode}')", section.title, show=False)
+          for section in SECTIONS),
+        Binding("escape", "leave_field", "Leave the field", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
+    # Seconds between automatic tries while the server cannot be reached (the last repeats).
+    retry_delays: tuple[float, ...] = RETRY_DELAYS
 
     def __init__(self, connection: Connection, *, store: TokenStore | None = None,
                  profile: str = DEFAULT_PROFILE) -> None:
@@ -65,6 +83,9 @@ class CreditsApp(App[None]):
         self.profile = profile
         self.me: Me | None = None
         self._api: CreditsClient | None = None
+        self._section = SECTIONS[0].mode  # where a sign-in returns to
+        self._sections_for: int | None = None  # the user the section screens were made for
+        self._gates: set[str] = set()  # the gate modes that exist now (at most one once settled)
 
     # --- session --------------------------------------------------------------------------
 
@@ -77,45 +98,77 @@ class CreditsApp(App[None]):
     def signed_in(self) -> bool:
         return self.me is not None
 
+    @property
+    def sections_open(self) -> bool:
+        """A user who may see the sections is signed in, and no gate screen stands in front."""
+        return (self.me is not None and self.me.role in (Role.admin, Role.support)
+                and self.current_mode not in GATES)
+
     def _client_for(self, server: str, token: str | None) -> CreditsClient:
         return CreditsClient(server, token, transport=self.connection.transport)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self._load_theme()
         if self.connection.server and self.connection.token:
             self._api = self._client_for(self.connection.server, self.connection.token)
             self.resume_session()
         else:
-            self.push_screen(SignInScreen(self.connection.server, self.connection.email))
+            await self._ask_sign_in(None)
 
     @work(exclusive=True, group="session", exit_on_error=False)
     async def resume_session(self) -> None:
-        try:
-            me = await self.api.me()
-        except errors.AuthenticationError:
-            self._forget_token()
-            self.push_screen(SignInScreen(self.connection.server, self.connection.email,
-                                          notice="Your sign-in has expired. Sign in again."))
+        """Check the saved token; while the server cannot be reached, say so and try again."""
+        for attempt in count():
+            try:
+                me = await self.api.me()
+            except errors.AuthenticationError:
+                self._forget_token()
+                await self._ask_sign_in("Your sign-in has expired. Sign in again.")
+                return
+            except (errors.NetworkError, errors.ServerError) as error:
+                delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
+                screen = await self._open_gate(UNREACHABLE, lambda: UnreachableScreen(self.api.server))
+                screen.waiting(error.message, delay)
+                await asyncio.sleep(delay)
+                screen.waiting(error.message, None)
+                continue
+            except errors.ApiError as error:
+                await self._ask_sign_in(error.message)
+                return
+            await self._enter(me)
             return
-        except errors.ApiError as error:
-            self.push_screen(SignInScreen(self.connection.server, self.connection.email, notice=error.message))
-            return
-        await self._enter(me)
+
+    def on_unreachable_screen_retry(self, _: UnreachableScreen.Retry) -> None:
+        self.resume_session()  # exclusive: the one waiting for its next try gives way
+
+    async def on_unreachable_screen_sign_in_instead(self, _: UnreachableScreen.SignInInstead) -> None:
+        self.workers.cancel_group(self, "session")
+        await self._ask_sign_in(None)
 
     async def on_signed_in(self, message: SignedIn) -> None:
-        """The sign-in screen got a token: keep it, then show the sections."""
+        """The sign-in screen got a token: keep it, retire the one it replaces, show the sections."""
         old = self._api
         self._api = self._client_for(message.server, message.token)
         if old is not None:
-            await old.aclose()
+            self._retire(old)
         self.connection.server, self.connection.email = message.server, message.me.email
         if self.connection.remember_token:
             self._keep_token(message.server, message.me.email, message.token)
-        self.pop_screen()
         await self._enter(message.me)
 
+    @work(group="retire", exit_on_error=False)
+    async def _retire(self, client: CreditsClient) -> None:
+        """Revoke a replaced token on the server (if it still works), then close its client."""
+        try:
+            if client.token:
+                await client.sign_out()
+        except errors.ApiError:
+            pass  # unreachable now: the token expires on its own; the new sign-in matters more
+        finally:
+            await client.aclose()
+
     async def _enter(self, me: Me) -> None:
-        first_time = self.me is None
+        """Someone is signed in: show their section (or why they cannot see any)."""
         self.me = me
         self.sub_title = f"{me.account.name} · {me.email} ({me.role.value})"
         if me.role not in (Role.admin, Role.support):
@@ -125,19 +178,55 @@ class CreditsApp(App[None]):
                 message = "This account cannot view Purchase Credits."
             except errors.ApiError as error:
                 message = error.message
-            await self.push_screen(NoAccessScreen(message))
-        elif first_time:
-            await self.switch_mode("status")
-        elif hasattr(self.screen, "reload"):
-            self.screen.reload()
+            await self._open_gate(NO_ACCESS, lambda: NoAccessScreen(message))
+            return
+        if not self.is_running:
+            return  # quitting: Textual is closing every mode's screens, leave them be
+        if self._sections_for not in (None, me.id):  # nothing of the last user's stays
+            self._section = SECTIONS[0].mode
+            for section in SECTIONS:
+                await self.remove_mode(section.mode)
+                self.add_mode(section.mode, SECTION_SCREENS[section.mode])
+        self._sections_for = me.id
+        await self.switch_mode(self._section)
+        await self._close_gates()
+
+    async def _open_gate(self, mode: str, make: Callable[[], Screen[None]]) -> Screen[None]:
+        """Show ``make()`` in place of the sections; it replaces any other gate screen."""
+        if self.current_mode == mode or not self.is_running:  # (quitting: nothing to show)
+            return self.screen
+        if section_for(self.current_mode) is not None:
+            # The section stays as it is, dialogs included, for when the sign-in is back.
+            self._section = self.current_mode
+        self.add_mode(mode, make)
+        self._gates.add(mode)
+        await self.switch_mode(mode)
+        await self._close_gates()
+        return self.screen
+
+    async def _close_gates(self) -> None:
+        """Remove every gate screen but the one shown (so a stale sign-in never survives)."""
+        for mode in self._gates - {self.current_mode}:
+            if not self.is_running:
+                return  # quitting: Textual is closing every mode's screens itself
+            self._gates.discard(mode)
+            await self.remove_mode(mode)
+
+    async def _ask_sign_in(self, notice: str | None) -> None:
+        if isinstance(self.screen, SignInScreen):  # already asking: one sign-in screen, the news on it
+            if notice:
+                self.screen.show_notice(notice)
+            return
+        await self._open_gate(SIGN_IN, lambda: SignInScreen(self.connection.server, self.connection.email,
+                                                             notice=notice))
 
     def session_expired(self) -> None:
         """A 401 mid-session: forget the token and ask to sign in again (once)."""
-        if isinstance(self.screen, SignInScreen):
+        if self.current_mode == SIGN_IN:
             return
         self._forget_token()
-        self.push_screen(SignInScreen(self.connection.server, self.connection.email,
-                                      notice="Your sign-in has expired or was revoked. Sign in again."))
+        self.run_worker(self._ask_sign_in("Your sign-in has expired or was revoked. Sign in again."),
+                        group="session", exclusive=True, exit_on_error=False)
 
     @work(thread=True, group="keyring", exit_on_error=False)
     def _keep_token(self, server: str, email: str, token: str) -> None:
@@ -165,9 +254,8 @@ class CreditsApp(App[None]):
             self.notify(f"The server could not revoke the sign-in: {error.message}", severity="warning",
                         markup=False)
         self._forget_token()
-        self.me = None  # closes the sections (see check_action) until someone signs in
-        self.push_screen(SignInScreen(self.connection.server, self.connection.email,
-                                      notice="Signed out."))
+        self.me = None
+        await self._ask_sign_in("Signed out.")
 
     async def on_unmount(self) -> None:
         if self._api is not None:
@@ -177,28 +265,47 @@ class CreditsApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("section", "refresh"):
-            return self.signed_in and self.me is not None and self.me.role in (Role.admin, Role.support)
+            # Not from under a dialog either: it is answered (or cancelled) first.
+            return self.sections_open and not isinstance(self.screen, ModalScreen)
         return True
 
     async def action_section(self, mode: str) -> None:
         if self.current_mode != mode:
             await self.switch_mode(mode)
 
+    async def on_section_tabs_chosen(self, message: SectionTabs.Chosen) -> None:
+        if self.check_action("section", (message.mode,)):
+            await self.action_section(message.mode)
+
+    def action_leave_field(self) -> None:
+        """Escape leaves a text field, so that the section keys and ``r`` and ``?`` work."""
+        if isinstance(self.screen.focused, Input):
+            self.screen.set_focus(None)
+
     def action_refresh(self) -> None:
         if hasattr(self.screen, "reload"):
             self.screen.reload()
 
     def action_keys(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        if not isinstance(self.screen, ModalScreen):
+            self.push_screen(HelpScreen(self.key_rows(self.screen)))
+
+    def key_rows(self, screen: Screen[object]) -> list[KeyRow]:
+        """What each key does on ``screen`` now: the sections, then its own active bindings."""
+        rows = [KeyRow(" / ".join(self.get_key_display(Binding(key, "")) for key in section.keys),
+                       f"{section.title}: {section.summary}") for section in SECTIONS] if self.sections_open else []
+        sections = {f"section('{section.mode}')" for section in SECTIONS}
+        return rows + keys_of(self, screen, skip=sections)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own "Keys" (its help panel) would sit beside ours: one list of keys is enough.
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
         if self.check_action("section", ()):
-            for mode, title in SECTIONS.items():
-                yield SystemCommand(title, f"Show {title}", lambda mode=mode: self.run_action(f"section('{mode}')"))
+            for section in SECTIONS:
+                yield SystemCommand(section.title, section.summary,
+                                    lambda mode=section.mode: self.run_action(f"section('{mode}')"))
             yield SystemCommand("Refresh", "Load the current section again", self.action_refresh)
-        yield SystemCommand("Show keys", "Every key of this screen", self.action_keys)
+        yield SystemCommand("Keys", "Every key of this screen", self.action_keys)
         if self.signed_in:
             yield SystemCommand("Sign out", "Revoke this sign-in and forget it", self.sign_out)
         yield from getattr(screen, "commands", lambda: ())()

@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 _RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dhw])\s*$", re.IGNORECASE)
 _UNITS = {"d": "days", "h": "hours", "w": "weeks"}
 
@@ -14,6 +15,20 @@ def credits_text(amount: Decimal, *, signed: bool = False) -> str:
     """``7,293.70``; with ``signed``, ``+25.00`` / ``-3.25``."""
     text = f"{amount:,.2f}"
     return f"+{text}" if signed and amount > 0 else text
+
+
+def plain_amount(text: str) -> str:
+    """An amount as a person types it, as the wire wants it: ``1,000.50`` → ``1000.50``, ``25.`` → ``25``.
+
+    Commas are taken only as thousands separators (``1,0`` is refused with a ValueError): the
+    same amount as ``credits_text`` prints must be accepted back, and nothing else guessed at.
+    """
+    plain = text.strip()
+    if "," in plain:
+        if not _GROUPED.match(plain):
+            raise ValueError("Put commas only between groups of three digits, as in 1,000.50.")
+        plain = plain.replace(",", "")
+    return plain.removesuffix(".") if plain.count(".") == 1 and plain[:-1].isdigit() else plain
 
 
 def parse_when(text: str, *, now: datetime | None = None) -> datetime:

@@ -1,4 +1,4 @@
-"""What every section screen shares: header, error banner, footer, and calling the API."""
+"""What every section screen shares: header, section tabs, error banner, footer, calling the API."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header
@@ -13,6 +14,7 @@ from textual.widgets import Footer, Header
 from credits_tui.api_client import errors
 from credits_tui.api_client.client import CreditsClient
 from credits_tui.widgets.error_banner import ErrorBanner
+from credits_tui.widgets.section_tabs import SectionTabs
 
 if TYPE_CHECKING:
     from credits_tui.app import CreditsApp
@@ -30,12 +32,17 @@ class CreditsScreen(Screen[None]):
     """
 
     app: CreditsApp  # type: ignore[assignment]
+    # Here as well as on the app: a screen's keys come first in the footer, and at 80 columns
+    # the app's own would be cut off after a section's. ``?`` must always be in sight.
+    BINDINGS = [Binding("question_mark", "app.keys", "Keys", key_display="?")]
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield SectionTabs(self.app.current_mode)
         yield ErrorBanner()
         yield from self.compose_body()
-        yield Footer()
+        # Compact: the keys that matter fit 80 columns (the tab bar already shows 1-4).
+        yield Footer(compact=True)
 
     def compose_body(self) -> Iterable[Widget]:
         raise NotImplementedError
@@ -44,6 +51,8 @@ class CreditsScreen(Screen[None]):
         self.reload()
 
     def on_screen_resume(self) -> None:
+        for tabs in self.query(SectionTabs):  # none yet on the first resume, before compose
+            tabs.mark(self.app.current_mode)
         # Coming back to a section shows fresh figures (a purchase elsewhere changes them).
         if self.is_mounted and self.app.signed_in:
             self.reload()

@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, LoadingIndicator, Static
 
@@ -47,7 +48,7 @@ class BuyScreen(CreditsScreen):
     BINDINGS = [
         # Enter in the amount field asks to confirm (the Input's own Enter); this one shows it
         # in the footer and serves when the focus is elsewhere. No letter or digit keys here:
-        # the field takes them, and 1-4, r, ?, / belong to the app.
+        # 1-4, r and ? belong to the app (the amount field lets letters through to them).
         Binding("enter", "buy", "Buy"),
     ]
 
@@ -108,6 +109,12 @@ class BuyScreen(CreditsScreen):
 
     def on_screen_resume(self) -> None:
         self._focus_amount()
+
+    def on_screen_suspend(self) -> None:
+        # Leaving for another section (not for a dialog over this one): the last result is old
+        # news when the person comes back, so it goes.
+        if not isinstance(self.app.screen, ModalScreen) and not self._busy:
+            self._set_outcome("")
 
     # --- loading ----------------------------------------------------------------------------
 

@@ -14,13 +14,16 @@ from credits_tui.formatting import credits_text
 
 
 class ConfirmPurchase(ModalScreen[bool]):
-    """True to buy, False to cancel. Answers once: a second key press is ignored."""
+    """True to buy, False to cancel. Answers once: a second key press is ignored.
+
+    Cancel has the focus and Enter presses the focused button: Enter alone never buys,
+    however often it is pressed; ``y`` or choosing Buy does.
+    """
 
     CSS_PATH = "confirm_purchase.tcss"
-    AUTO_FOCUS = "#confirm"
+    AUTO_FOCUS = "#cancel"
     BINDINGS = [
-        Binding("y", "answer(True)", "Buy", key_display="y / Enter"),
-        Binding("enter", "answer(True)", "Buy", show=False),
+        Binding("y", "answer(True)", "Buy"),
         Binding("n", "answer(False)", "Cancel", show=False),
         Binding("escape", "answer(False)", "Cancel", key_display="n / Esc"),
     ]
@@ -41,9 +44,10 @@ class ConfirmPurchase(ModalScreen[bool]):
             yield Static(f"Balance after: {credits_text(self.balance_after)} credits.", id="confirm-balance",
                          markup=False)
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"Buy {amount} credits", id="confirm", variant="success")
+                # Cancel left, the action right: the order of every dialog in the app.
                 yield Button("Cancel", id="cancel")
-            yield Static("Enter or y buys · Escape or n cancels", classes="hint")
+                yield Button(f"Buy {amount} credits", id="confirm", variant="success")
+            yield Static("y buys · Escape or n cancels", classes="hint")
 
     def action_answer(self, buy: bool) -> None:
         if self._answered:

@@ -24,9 +24,16 @@ class SignedIn(Message):
         self.me = me
 
 
+def server_address(typed: str) -> str:
+    """What a person types as the server, as a URL: ``localhost:1`` means ``http://localhost:1``."""
+    text = typed.strip()
+    return text if not text or "://" in text else f"http://{text}"
+
+
 class SignInScreen(Screen[None]):
+    """Escape only leaves a field here (ctrl+q quits): a stray Escape must not end the app."""
+
     CSS_PATH = "sign_in.tcss"
-    BINDINGS = [("escape", "app.quit", "Quit")]
 
     def __init__(self, server: str | None = None, email: str | None = None, *, notice: str | None = None) -> None:
         super().__init__()
@@ -36,7 +43,7 @@ class SignInScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(id="sign-in"):
-            yield Static("Purchase Credits", id="title")
+            yield Static("Purchase Credits", id="sign-in-title")
             yield Static(self._notice or "Sign in with your Lead Liaison account.", id="notice", markup=False)
             yield Label("Server")
             yield Input(self._server or "", placeholder="https://credits.example.com", id="server")
@@ -47,7 +54,10 @@ class SignInScreen(Screen[None]):
             yield Static("", id="problem", markup=False)
             yield Button("Sign in", variant="primary", id="submit")
             yield LoadingIndicator(id="busy")
-        yield Footer()
+        yield Footer(compact=True)
+
+    def show_notice(self, notice: str) -> None:
+        self.query_one("#notice", Static).update(notice)
 
     def on_mount(self) -> None:
         first_empty = next((i for i in self.query(Input) if not i.value), self.query_one("#password", Input))
@@ -78,7 +88,7 @@ class SignInScreen(Screen[None]):
                 self._problem(f"Enter {what}.", field)
                 return
         try:
-            server = normalise_server(server)
+            server = normalise_server(server_address(server))
         except errors.ValidationError as error:
             self._problem(error.message, "server")
             return
@@ -101,7 +111,9 @@ class SignInScreen(Screen[None]):
         self.query_one("#submit", Button).disabled = busy
 
     def _problem(self, message: str, field: str | None) -> None:
-        self.query_one("#problem", Static).update(message)
+        problem = self.query_one("#problem", Static)
+        problem.update(message)
+        problem.display = bool(message)
         for widget in self.query(Input):
             widget.set_class(widget.id == field, "-invalid")
         if field:

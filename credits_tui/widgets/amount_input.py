@@ -1,7 +1,9 @@
 """The purchase amount, checked as a person types it (min 1.00, steps of 0.01, a maximum).
 
 The rules are the client's own (``parse_purchase_amount``: what the server would refuse as a
-request) plus a maximum. The server's maximum is configurable and not served by the API, so
+request) plus a maximum; thousands separators and a trailing point are a person's way of
+writing an amount (``formatting.plain_amount``). The field takes only the characters of an
+amount: other keys (``r``, ``?``, ``q``) go on to the app, and Escape leaves the field. The server's maximum is configurable and not served by the API, so
 the one here is a guide (by default the server's default, 10,000.00); the server's 422
 ``amount_above_maximum`` stays the truth, and ``AmountInput.refused`` shows it in place.
 """
@@ -11,17 +13,28 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from textual import events
 from textual.binding import Binding
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.client import parse_purchase_amount
-from credits_tui.formatting import credits_text
+from credits_tui.formatting import credits_text, plain_amount
 
 DEFAULT_MAX_PURCHASE = Decimal("10000.00")
 EMPTY_MESSAGE = "Enter an amount of at least 1.00 credit."
 _MONEY_IN_TEXT = re.compile(r"\d[\d,]*\.\d{2}")
+AMOUNT_CHARACTERS = frozenset("0123456789.,")
+
+
+def parse_typed_amount(text: str) -> Decimal:
+    """The purchase amount a person typed (``1,000.50``), or a ValidationError saying why not."""
+    try:
+        plain = plain_amount(text)
+    except ValueError as problem:
+        raise errors.ValidationError(str(problem), code="invalid_amount", field="amount") from None
+    return parse_purchase_amount(plain)
 
 
 class PurchaseAmountValidator(Validator):
@@ -36,7 +49,7 @@ class PurchaseAmountValidator(Validator):
         if not text:
             return self.failure(EMPTY_MESSAGE, value)
         try:
-            amount = parse_purchase_amount(text)
+            amount = parse_typed_amount(text)
         except errors.ValidationError as invalid:
             return self.failure(invalid.message, value)
         if amount > self.maximum:
@@ -60,6 +73,13 @@ class AmountInput(Input):
                          validate_on=["changed", "submitted"], valid_empty=True, id=id, classes=classes,
                          max_length=20)
 
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and character in AMOUNT_CHARACTERS
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character not in AMOUNT_CHARACTERS:
+            event.prevent_default()  # not typed here: it goes on to the screen's and app's keys
+
     @property
     def maximum(self) -> Decimal:
         return self.validator.maximum
@@ -74,7 +94,7 @@ class AmountInput(Input):
         """The amount typed, if it is a valid purchase; None otherwise (also when empty)."""
         if not self.validator.validate(self.value).is_valid:
             return None
-        return parse_purchase_amount(self.value.strip())
+        return parse_typed_amount(self.value)
 
     def problem(self) -> str | None:
         """Why the amount cannot be bought (also for an empty field), or None."""

@@ -1,5 +1,8 @@
 """App fixtures: the real backend in-process (httpx's ASGI transport, a real SQLite file).
 
+Migrating and seeding take most of a test's time, so they run once per clock: the seeded
+file is a session-wide template and each test gets its own copy of it.
+
 ``make_app(email)`` gives a ``CreditsApp`` already signed in as ``email`` (the token comes
 from the real ``POST /auth/tokens``); ``make_app(None)`` starts at the sign-in screen.
 Tokens go to an in-memory keyring, config to a temporary directory.
@@ -7,11 +10,13 @@ Tokens go to an in-memory keyring, config to a temporary directory.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from credits_tui.app import Connection, CreditsApp
@@ -22,6 +27,7 @@ from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
 from tests.support.memory_keyring import MemoryKeyring
+from tests.support.passwords import cheap_demo_hash
 
 SERVER = "http://credits.test"
 
@@ -38,24 +44,44 @@ def _private_dirs(tmp_path, monkeypatch) -> None:
 
 @pytest.fixture(scope="session")
 def cheap_hash() -> str:
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
+    return cheap_demo_hash()
 
 
 @pytest.fixture
-def clock() -> Iterator[None]:
-    """The real clock; snapshot tests override this to freeze time."""
-    yield
+def clock() -> Iterator[datetime | None]:
+    """The real clock (None); snapshot tests override this to freeze time and yield that time."""
+    yield None
+
+
+@pytest.fixture(scope="session")
+def seeded_templates(tmp_path_factory) -> Callable[[datetime | None], Path]:
+    """A migrated, seeded database file per clock (the real one, or a frozen time), made once."""
+    made: dict[datetime | None, Path] = {}
+
+    def template(frozen_at: datetime | None) -> Path:
+        if frozen_at not in made:
+            path = tmp_path_factory.mktemp("seeded") / "credits.db"
+            database = Database(f"sqlite:///{path}")
+            upgrade(database)
+            seed_demo(database, Settings(database_url=f"sqlite:///{path}"), transactions=300,
+                      password_hash=cheap_demo_hash())
+            database.dispose()
+            made[frozen_at] = path
+        return made[frozen_at]
+
+    return template
 
 
 @pytest.fixture
-def backend(clock, tmp_path, cheap_hash):
-    """The reference backend on a seeded SQLite file (Demo Co. with 300 transactions)."""
+def backend(clock, tmp_path, seeded_templates):
+    """The reference backend on a seeded SQLite file (Demo Co. with 300 transactions), the test's own."""
+    template = seeded_templates(clock)
+    for suffix in ("", "-wal", "-shm"):  # the whole database, should SQLite have left a journal
+        if (source := Path(f"{template}{suffix}")).exists():
+            shutil.copyfile(source, tmp_path / f"credits.db{suffix}")
     url = f"sqlite:///{tmp_path / 'credits.db'}"
     database = Database(url)
-    upgrade(database)
-    settings = Settings(database_url=url)
-    seed_demo(database, settings, transactions=300, password_hash=cheap_hash)
-    app = create_app(settings, database=database)
+    app = create_app(Settings(database_url=url), database=database)
     yield app
     database.dispose()
 

@@ -82,7 +82,7 @@ async def test_a_purchase_raises_the_balance_by_exactly_the_amount(make_app):
         assert "Buy 12.34 credits?" in text_of(confirm, "#confirm-amount")
         assert "Visa card ending 4242" in text_of(confirm, "#confirm-card")
         assert f"{before + Decimal('12.34'):,.2f}" in text_of(confirm, "#confirm-balance")
-        await pilot.press("enter")
+        await pilot.press("y")
         await wait_for(pilot, lambda: "Bought 12.34 credits" in text_of(screen, "#outcome"))
         after = await balance(app)
         assert after == before + Decimal("12.34")
@@ -148,10 +148,9 @@ async def test_invalid_amounts_show_why_and_enter_does_not_confirm(make_app):
         cases = {
             "0.99": "minimum purchase is 1.00",
             "1.001": "two decimal places",
-            "abc": "plain number",
-            "12a": "plain number",
-            "1e3": "plain number",
-            "NaN": "plain number",
+            "1.2.3": "plain number",
+            "1,0": "groups of three digits",
+            ",5": "groups of three digits",
             "10000.01": "maximum purchase is 10,000.00",
         }
         for text, why in cases.items():
@@ -168,10 +167,30 @@ async def test_invalid_amounts_show_why_and_enter_does_not_confirm(make_app):
         await pilot.pause(0.1)
         assert app.screen is screen
         assert "at least 1.00" in text_of(screen, "#amount-message")
-        # The largest amount is fine.
-        await type_text(pilot, "10000")
-        assert not field.has_class("-invalid")
-        assert "Charge 10,000.00 USD" in text_of(screen, "#summary")
+        # The largest amount is fine, also written as the app prints it; so is "25.".
+        for text, charge in (("10000", "10,000.00"), ("10,000.00", "10,000.00"), ("1,000.50", "1,000.50"),
+                             ("25.", "25.00")):
+            await type_text(pilot, text)
+            assert not field.has_class("-invalid"), text
+            assert f"Charge {charge} USD" in text_of(screen, "#summary"), text
+            await pilot.press("ctrl+u")
+
+
+async def test_letters_are_not_typed_into_the_amount(make_app):
+    """The field takes an amount's characters only: r and ? reach the app, q and e do nothing."""
+    from credits_tui.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_buy(app, pilot)
+        field = screen.query_one("#amount", AmountInput)
+        await type_text(pilot, "1qe2")
+        assert field.value == "12"
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert field.value == "12"
 
 
 async def test_a_declined_card_shows_the_message_and_changes_nothing(make_app):
@@ -184,7 +203,7 @@ async def test_a_declined_card_shows_the_message_and_changes_nothing(make_app):
         await type_text(pilot, "12.34")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPurchase))
-        await pilot.press("enter")
+        await pilot.press("y")
         await wait_for(pilot, lambda: "declined" in text_of(screen, "#outcome"))
         assert "Your card was declined. No credits were added." in text_of(screen, "#outcome")
         assert await balance(app) == before
@@ -219,7 +238,7 @@ async def test_a_card_required_answer_leads_to_billing(make_app):
         await type_text(pilot, "7")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPurchase))
-        await pilot.press("enter")
+        await pilot.press("y")
         await wait_for(pilot, lambda: screen.query_one("#no-card").display)
         assert "Billing" in text_of(screen, "#no-card-text")
         await pilot.click("#to-billing")
@@ -242,7 +261,7 @@ async def test_enter_again_and_again_buys_exactly_once(make_app):
         await type_text(pilot, "9.99")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPurchase))
-        await pilot.press("enter", "enter")  # double Enter in the confirm
+        await pilot.press("y", "y")  # double y in the confirm
         await wait_for(pilot, lambda: app.screen is screen and screen.query_one("#processing").display)
         assert "Processing" in text_of(screen, "#processing-text")
         assert screen.query_one("#amount", AmountInput).disabled
@@ -267,7 +286,7 @@ async def test_enter_again_and_again_buys_exactly_once(make_app):
         assert await balance(app) == before + Decimal("9.99")
 
 
-async def test_enter_pressed_three_times_in_the_confirm_buys_once(make_app):
+async def test_y_then_enters_buy_once(make_app):
     """At full speed: the Enters after the confirm must not open (and confirm) a second one."""
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -276,7 +295,7 @@ async def test_enter_pressed_three_times_in_the_confirm_buys_once(make_app):
         await type_text(pilot, "2.50")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPurchase))
-        await pilot.press("enter", "enter", "enter", "y", "enter")
+        await pilot.press("y", "enter", "enter", "y", "enter")
         await wait_for(pilot, lambda: "Bought 2.50 credits" in text_of(screen, "#outcome"))
         await pilot.pause(0.3)
         assert app.screen is screen
@@ -303,7 +322,7 @@ async def test_a_timeout_says_it_is_safe_to_retry_and_the_retry_reuses_the_key(m
         await type_text(pilot, "40")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPurchase))
-        await pilot.press("enter")
+        await pilot.press("y")
         await wait_for(pilot, lambda: "safe to try again" in text_of(screen, "#outcome"))
         assert "did not answer in time" in text_of(screen, "#outcome")
         assert screen.query_one("#amount", AmountInput).value == "40"
@@ -337,7 +356,7 @@ async def test_the_servers_maximum_is_the_truth(make_app):
         await type_text(pilot, "600")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPurchase))
-        await pilot.press("enter")
+        await pilot.press("y")
         field = screen.query_one("#amount", AmountInput)
         await wait_for(pilot, lambda: "maximum purchase is 500.00" in text_of(screen, "#amount-message"))
         assert field.has_class("-invalid")
@@ -359,7 +378,7 @@ async def test_server_text_is_not_markup(make_app):
         await type_text(pilot, "3")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPurchase))
-        await pilot.press("enter")
+        await pilot.press("y")
         await wait_for(pilot, lambda: "Declined [/] by [bold]issuer[/bold]." in text_of(screen, "#outcome"))
 
 

@@ -9,11 +9,18 @@ from textual.widgets import Input, Static
 from credits_tui.app import Connection, CreditsApp
 from credits_tui.auth.profiles import load_config
 from credits_tui.auth.tokens import SERVICE, TokenStore
+from credits_tui.screens.buy import BuyScreen
 from credits_tui.screens.no_access import NoAccessScreen
 from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
+from credits_tui.screens.unreachable import UnreachableScreen
 from credits_tui.widgets.error_banner import ErrorBanner
 from tests.app.conftest import SERVER, wait_for
+
+
+def sign_in_shown(app) -> bool:
+    """The sign-in screen is up and composed (a mode's screen composes just after it switches)."""
+    return isinstance(app.screen, SignInScreen) and bool(app.screen.query("#notice"))
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
@@ -86,7 +93,7 @@ async def test_a_revoked_token_mid_session_leads_back_to_sign_in(make_app, backe
         await app.api.sign_out()  # as if revoked elsewhere
         app.api.token = app.connection.token
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen))
+        await wait_for(pilot, lambda: sign_in_shown(app))
         assert "expired or was revoked" in str(app.screen.query_one("#notice", Static).content)
         await sign_in(pilot, "admin@demo.example", "demo-password")
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
@@ -130,10 +137,121 @@ async def test_sign_out_revokes_the_token_and_forgets_it(make_app, memory_keyrin
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and bool(memory_keyring.entries))
         token = next(iter(memory_keyring.entries.values()))
         app.sign_out()
-        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen) and not memory_keyring.entries)
+        await wait_for(pilot, lambda: sign_in_shown(app) and not memory_keyring.entries)
         assert "Signed out" in str(app.screen.query_one("#notice", Static).content)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=backend), base_url=SERVER) as raw:
             response = await raw.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
         await pilot.press("2")  # the sections are closed until someone signs in again
         assert isinstance(app.screen, SignInScreen)
+
+
+def sign_in_screens(app) -> int:
+    """Sign-in screens anywhere in the app, in every mode's stack."""
+    return sum(isinstance(screen, SignInScreen) for stack in app._screen_stacks.values() for screen in stack)
+
+
+async def token_works(backend, token: str) -> bool:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=backend), base_url=SERVER) as raw:
+        response = await raw.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code == 200
+
+
+async def test_a_revoked_token_needs_one_sign_in_and_leaves_no_stale_screen(make_app, backend, memory_keyring):
+    app = make_app("admin@demo.example", remember_token=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.current_mode == "buy")
+        await app.api.sign_out()  # as if revoked elsewhere
+        app.api.token = app.connection.token
+        await pilot.press("escape", "r")
+        await wait_for(pilot, lambda: sign_in_shown(app))
+        for key in ("f2", "f4", "f1"):  # the sections stay closed: no second sign-in behind them
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, SignInScreen)
+        app.session_expired()  # another request of an old screen fails too
+        await pilot.pause(0.2)
+        assert sign_in_screens(app) == 1
+        await sign_in(pilot, "admin@demo.example", "demo-password")
+        await wait_for(pilot, lambda: isinstance(app.screen, BuyScreen))  # back where they were
+        assert sign_in_screens(app) == 0
+        for key in ("1", "2", "4"):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, SignInScreen)
+        await wait_for(pilot, lambda: bool(memory_keyring.entries))
+        assert await token_works(backend, next(iter(memory_keyring.entries.values())))
+
+
+async def test_a_replaced_token_is_revoked_on_the_server(make_app, backend):
+    app = make_app("admin@demo.example", remember_token=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        old = app.connection.token
+        app.session_expired()  # the app asks again although the old token still works
+        await wait_for(pilot, lambda: sign_in_shown(app))
+        await sign_in(pilot, "admin@demo.example", "demo-password")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        assert app.api.token != old and await token_works(backend, app.api.token)
+        for _ in range(40):
+            if not await token_works(backend, old):
+                break
+            await pilot.pause(0.05)
+        assert not await token_works(backend, old)
+
+
+async def test_server_down_at_start_shows_retry_not_the_password_prompt(make_app):
+    app = make_app()
+    transport = Switchable(app.connection.transport)
+    transport.down = True
+    app.connection.transport = transport
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, UnreachableScreen)
+                       and any("Trying again by itself" in str(next_try.content)
+                               for next_try in app.screen.query("#unreachable-next").results(Static)),
+                       timeout=15)
+        assert "Cannot reach the server" in str(app.screen.query_one("#unreachable-why", Static).content)
+        assert sign_in_screens(app) == 0
+        transport.down = False
+        await pilot.click("#unreachable-retry")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=15)
+
+
+async def test_server_down_at_start_is_tried_again_by_itself(make_app):
+    app = make_app()
+    app.retry_delays = (0.3,)
+    transport = Switchable(app.connection.transport)
+    transport.down = True
+    app.connection.transport = transport
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, UnreachableScreen), timeout=15)
+        transport.down = False
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen), timeout=15)
+
+
+async def test_sign_in_fits_80_by_24_and_escape_does_not_quit(make_app):
+    app = make_app(None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: sign_in_shown(app))
+        box = app.screen.query_one("#sign-in")
+        await pilot.pause(0.1)
+        assert box.region.y >= 0 and box.region.bottom <= 23 and box.region.right <= 80
+        assert app.screen.query_one("#submit").region.bottom <= 23
+        await pilot.press("escape", "escape")
+        await pilot.pause(0.1)
+        assert app.is_running and isinstance(app.screen, SignInScreen)
+
+
+async def test_a_server_without_a_scheme_is_taken_as_http(make_app):
+    app = make_app(None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: sign_in_shown(app))
+        app.screen.query_one("#server", Input).value = "localhost:1"
+        await type_into(pilot, "#email", "admin@demo.example")
+        await type_into(pilot, "#password", "demo-password")
+        await pilot.press("enter")
+        # The test transport reaches the backend whatever the address: what counts is the URL.
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        assert app.connection.server == "http://localhost:1"
