@@ -55,6 +55,19 @@ class Settings(BaseModel):
     # died). Taking over a live one is harmless: the gateway charge carries the same key.
     idempotency_stale_after: timedelta = timedelta(seconds=5)
     prices: tuple[ProcessTypePrice, ...] = DEFAULT_PRICES
+    # An auto-recharge claimed by a worker that died is taken over by a debit after this long;
+    # the gateway key is the same, so a live but slow owner costs no second charge.
+    auto_recharge_lease: timedelta = timedelta(seconds=10)
+    # Notifications go out by email when set (smtp://host:port, smtps://user:pass@host:port).
+    smtp_url: str | None = None
+    smtp_sender: str = "Purchase Credits <credits@leadliaison.com>"
+    smtp_timeout: timedelta = timedelta(seconds=10)
+    # The sender's claim on a notification; longer than a send may take (smtp_timeout), so a
+    # live sender never loses its claim mid-send.
+    notify_lease: timedelta = timedelta(seconds=60)
+    notify_poll: timedelta = timedelta(seconds=2)
+    notify_max_backoff: timedelta = timedelta(minutes=10)
+    card_expiry_check_every: timedelta = timedelta(minutes=10)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -65,6 +78,11 @@ class Settings(BaseModel):
             values["max_purchase"] = maximum
         if email := os.environ.get("CREDITS_ACCOUNTING_EMAIL"):
             values["accounting_email"] = email
+        if smtp_url := os.environ.get("CREDITS_SMTP_URL"):
+            values["smtp_url"] = smtp_url
+        for knob in ("notify_lease", "notify_poll", "notify_max_backoff", "auto_recharge_lease"):
+            if seconds := os.environ.get(f"CREDITS_{knob.upper()}_SECONDS"):
+                values[knob] = timedelta(seconds=float(seconds))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
 
