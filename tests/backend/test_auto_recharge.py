@@ -74,7 +74,7 @@ def make_shop(database: Database, password_hash: str, *, balance_cents: int, car
         if card:
             add_test_card(session, account)
         ledger.append(session, account, transaction_type=TransactionType.adjustment, amount_cents=balance_cents,
-                      description="Opening balance")
+                      description="Opening balance", at=utc_now() - timedelta(days=60))
         return Shop(database, account.id)
 
 
