@@ -4,19 +4,21 @@ occurrence to every recipient, and the newest-first keyset-paged list."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from credits_tui.api_client.models import Role, TransactionType
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.db.engine import lock_account
-from credits_tui.backend.db.schema import Card, User
+from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, Notification, User
 from credits_tui.backend.demo import DemoUser, create_account
 from credits_tui.backend.services import ledger
+from credits_tui.backend.services.auto_recharge import auto_recharge_model
 from credits_tui.backend.services.invoicing import InvoicingService, previous_period
-from credits_tui.backend.services.notifications import card_expiring_check
+from credits_tui.backend.services.notifications import card_expiring_check, seed_notifications
 from credits_tui.backend.services.payments import TestGateway
 from tests.backend.test_auto_recharge import ADMIN, MEMBER, SUPPORT, Shop, headers, make_shop, use
 
@@ -134,3 +136,18 @@ def test_card_expiring_is_told_once_per_card(shop):
         session.get_one(Card, shop.account_id).gateway_token = "tok_test_ok_new_card"
     assert card_expiring_check(shop.database, now + timedelta(days=24)) == 1  # another card, same expiry
     assert shop.kinds() == ["card_expiring", "card_expiring"]
+
+
+def test_the_demo_history_matches_its_ledger(seeded):
+    """seed_notifications (for the demo): a receipt per purchase and auto-recharge, and the
+    settings of DESIGN.md §5 (auto-recharge below 500 → 2,000), read back through the API models."""
+    with seeded.write() as session:
+        account = session.scalars(select(Account).where(Account.name == "Demo Co.")).one()
+        written = seed_notifications(session, account)
+        charged = session.scalar(select(func.count()).select_from(LedgerTransaction).where(
+            LedgerTransaction.account_id == account.id,
+            LedgerTransaction.transaction_type.in_(["purchase", "auto_recharge"])))
+        kinds = list(session.scalars(select(Notification.kind).where(Notification.account_id == account.id)))
+        rule = auto_recharge_model(account)
+    assert written == len(kinds) and kinds.count("purchase_receipt") == charged > 0
+    assert (rule.enabled, rule.threshold, rule.recharge_to) == (True, Decimal("500.00"), Decimal("2000.00"))

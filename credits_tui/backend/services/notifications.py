@@ -23,13 +23,14 @@ from credits_tui.api_client.models import (
     NotificationSettings,
     NotificationSettingsUpdate,
     Role,
+    TransactionType,
     cents_to_decimal,
     decimal_to_cents,
     format_money,
 )
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
-from credits_tui.backend.db.schema import Account, Card, User
+from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User
 from credits_tui.backend.db.schema import Notification as NotificationRow
 from credits_tui.backend.errors import Unprocessable
 from credits_tui.backend.services.ledger import utc_now
@@ -125,12 +126,53 @@ def card_expiring_check(database: Database, now: datetime | None = None) -> int:
     return written
 
 
-def seed_notifications(session: Session, account: Account, events: list[tuple[NotificationKind, datetime,
-                                                                             str, str]]) -> None:
-    """Write a delivered notification history (demo data): ``(kind, at, subject, body)``,
-    addressed as the account's settings say and marked delivered when they happened."""
-    for kind, at, subject, body in events:
-        notify(session, account, kind, subject, body, at=at).delivered_at = at
+def seed_notifications(session: Session, account: Account, *, low_balance_cents: int | None = 500_00,
+                       auto_recharge: tuple[int, int] | None = (500_00, 2000_00)) -> int:
+    """Demo data: the account's alert and auto-recharge settings, and the notification history
+    its ledger would have written, delivered when it happened.
+
+    Call after the account's transactions are in (the history is read from them): a receipt
+    for every purchase and auto-recharge, an ``invoice_paid`` for every invoice payment and a
+    ``low_balance`` for every crossing of ``low_balance_cents``. ``auto_recharge`` is
+    (threshold, recharge-to) in cents, or None to leave it off. Returns the rows written.
+    """
+    account.low_balance_threshold_cents = low_balance_cents
+    if auto_recharge is not None:
+        account.auto_recharge_enabled = True
+        account.auto_recharge_threshold_cents, account.auto_recharge_to_cents = auto_recharge
+    ids = recipient_ids(session, account)
+    emails = json.dumps(list(session.scalars(select(User.email).where(User.id.in_(ids)).order_by(User.id))))
+    card = session.get(Card, account.id)
+    last4 = card.last4 if card else "4242"
+    rows: list[dict[str, object]] = []
+
+    def add(kind: NotificationKind, at: datetime, subject: str, body: str) -> None:
+        rows.append(dict(account_id=account.id, created_at=at, kind=kind.value, subject=f"{account.name}: {subject}",
+                         body=body, recipients=emails, delivered_at=at, attempts=1))
+
+    T = LedgerTransaction
+    history = session.execute(select(T.created_at, T.transaction_type, T.amount_cents, T.balance_after_cents,
+                                     T.reference, T.description)
+                              .where(T.account_id == account.id).order_by(T.id)).yield_per(10_000)
+    before = 0
+    for at, kind, amount, after, reference, description in history:
+        if kind in (TransactionType.purchase.value, TransactionType.auto_recharge.value):
+            what = "Auto-recharge" if kind == TransactionType.auto_recharge.value else "Purchase"
+            add(NotificationKind.purchase_receipt, at, f"Receipt: {what.lower()} of {credits(amount)}",
+                f"{what} of {credits(amount)}, charged {usd(amount)} to the card ending {last4} "
+                f"(charge {reference}).\nThe balance is now {credits(after)}.")
+        elif kind == TransactionType.invoice_payment.value:
+            add(NotificationKind.invoice_paid, at, "Invoice paid",
+                f"{description}: {usd(amount)} charged to the card ending {last4} (charge {reference}).\n"
+                f"The balance is now {credits(after)}.")
+        if low_balance_cents is not None and before >= low_balance_cents > after:
+            add(NotificationKind.low_balance, at, "Purchase Credits balance is low",
+                f"The Purchase Credits balance of {account.name} is {credits(after)}, below the alert "
+                f"threshold of {credits(low_balance_cents)}.")
+        before = after
+    if rows:
+        session.execute(NotificationRow.__table__.insert(), rows)
+    return len(rows)
 
 
 # --- settings and the list --------------------------------------------------------------------
