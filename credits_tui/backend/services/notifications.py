@@ -126,7 +126,7 @@ def card_expiring_check(database: Database, now: datetime | None = None) -> int:
     return written
 
 
-def seed_notifications(session: Session, account: Account, *, low_balance_cents: int | None = 500_00,
+def seed_notifications(session: Session, account: Account, *, low_balance_cents: int | None = 250_00,
                        auto_recharge: tuple[int, int] | None = (500_00, 2000_00)) -> int:
     """Demo data: the account's alert and auto-recharge settings, and the notification history
     its ledger would have written, delivered when it happened.
