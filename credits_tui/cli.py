@@ -19,6 +19,8 @@ import click
 from credits_tui import __version__
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from credits_tui.api_client.client import CreditsClient
     from credits_tui.api_client.models import Me, Receipt
     from credits_tui.auth.session import Credentials
@@ -406,22 +408,42 @@ def logout(ctx: Context) -> None:
     click.echo(f"Signed out of {profile.server}.", err=True)
 
 
+def money_option(value: str | None, hint: str) -> Decimal | None:
+    """A credits amount typed on the command line, exactly, or a usage error naming the option."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from credits_tui.api_client.models import Money
+
+    if value is None:
+        return None
+    try:
+        return TypeAdapter(Money).validate_python(value.replace(",", ""))
+    except ValidationError as problem:
+        raise click.BadParameter(problem.errors()[0]["msg"], param_hint=hint) from None
+
+
 @main.command()
 @server_option
 @click.option("--json", "as_json", is_flag=True, help="Print the account status as JSON.")
+@click.option("--fail-below", metavar="AMOUNT",
+              help="Exit with status 3 (and say so on stderr) when the balance is below AMOUNT: for cron.")
 @click.pass_obj
-def balance(ctx: Context, server: str | None, as_json: bool) -> None:
+def balance(ctx: Context, server: str | None, as_json: bool, fail_below: str | None) -> None:
     """Show the Purchase Credits balance."""
+    from credits_tui.formatting import credits_text
+
+    floor = money_option(fail_below, "--fail-below")
     status = run_client_command(ctx, server, lambda client: client.status())
     if as_json:
         click.echo(status.model_dump_json(indent=2))
-        return
-    from credits_tui.formatting import credits_text
-
-    click.echo(f"{status.account.name}: {credits_text(status.purchase_credits)} Purchase Credits")
-    card = status.card_on_file
-    click.echo(f"Card on file: {card.brand} ending {card.last4}, expires {card.exp_month:02d}/{card.exp_year}"
-               if card else "Card on file: none")
+    else:
+        click.echo(f"{status.account.name}: {credits_text(status.purchase_credits)} Purchase Credits")
+        card = status.card_on_file
+        click.echo(f"Card on file: {card.brand} ending {card.last4}, expires {card.exp_month:02d}/{card.exp_year}"
+                   if card else "Card on file: none")
+    if floor is not None and status.purchase_credits < floor:
+        fail(f"The balance of {printable(status.account.name)} is {credits_text(status.purchase_credits)} "
+             f"credits, below {credits_text(floor)}.", 3)
 
 
 @main.command()
@@ -571,8 +593,12 @@ def print_table(items) -> None:
               help="Comma-separated addresses or networks (or '*') of the reverse proxies whose "
                    "X-Forwarded-For and X-Forwarded-Proto are trusted (uvicorn's option). "
                    "[default: 127.0.0.1,::1]")
+@click.option("--smtp-url", envvar="CREDITS_SMTP_URL", show_envvar=True, metavar="URL",
+              help="Send notifications by email through this server: smtp://host:port or "
+                   "smtps://user:password@host:port (default: keep them in the outbox only).")
 def serve(host: str, port: int, database_url: str | None, workers: int, demo: bool,
-          demo_transactions: int | None, log_level: str, forwarded_allow_ips: str | None) -> None:
+          demo_transactions: int | None, log_level: str, forwarded_allow_ips: str | None,
+          smtp_url: str | None) -> None:
     """Run the reference Purchase Credits backend.
 
     \b
@@ -588,6 +614,14 @@ def serve(host: str, port: int, database_url: str | None, workers: int, demo: bo
 
     if demo_transactions is not None and not demo:
         raise click.UsageError("--demo-transactions goes with --demo")
+    if smtp_url:
+        from credits_tui.backend.services.mail_sender import SmtpServer
+
+        try:
+            SmtpServer.from_url(smtp_url)
+        except ValueError as problem:
+            raise click.BadParameter(str(problem), param_hint="--smtp-url") from None
+        os.environ["CREDITS_SMTP_URL"] = smtp_url  # the workers read their settings from the environment
     settings, database = _open_database(database_url)
     if demo:
         if is_empty(database):
@@ -701,8 +735,103 @@ def print_receipt(found: Receipt) -> None:
         f"Amount:      {credits_text(found.amount_usd)} USD",
         f"Paid with:   {card}",
     ]
-    # Server text goes to a terminal: no control character (an escape sequence) passes.
-    click.echo("\n".join("".join(c if c.isprintable() else "?" for c in line) for line in lines))
+    click.echo("\n".join(printable(line) for line in lines))
+
+
+def printable(text: str) -> str:
+    """Server text bound for a terminal: no control character (an escape sequence) passes."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+# --- never run out: auto-recharge and alerts ------------------------------------------------
+
+
+@main.command("auto-recharge")
+@server_option
+@click.option("--on/--off", "enabled", default=None, help="Turn auto-recharge on or off.")
+@click.option("--threshold", metavar="AMOUNT", help="Recharge when a use of credits leaves the balance below this.")
+@click.option("--recharge-to", metavar="AMOUNT", help="The balance a recharge brings the account back to.")
+@click.option("--json", "as_json", is_flag=True, help="Print the setting as JSON.")
+@click.pass_obj
+def auto_recharge(ctx: Context, server: str | None, enabled: bool | None, threshold: str | None,
+                  recharge_to: str | None, as_json: bool) -> None:
+    """Show auto-recharge, or change it (admins): --on --threshold 500 --recharge-to 2000."""
+    from credits_tui.api_client.models import AutoRechargeUpdate
+
+    new_threshold = money_option(threshold, "--threshold")
+    new_to = money_option(recharge_to, "--recharge-to")
+
+    async def apply(client: CreditsClient):
+        current = await client.auto_recharge()
+        if enabled is None and new_threshold is None and new_to is None:
+            return current
+        return await client.put_auto_recharge(AutoRechargeUpdate(
+            enabled=current.enabled if enabled is None else enabled,
+            threshold=current.threshold if new_threshold is None else new_threshold,
+            recharge_to=current.recharge_to if new_to is None else new_to))
+
+    rule = run_client_command(ctx, server, apply)
+    if as_json:
+        click.echo(rule.model_dump_json(indent=2))
+        return
+    from credits_tui.api_client.models import AUTO_RECHARGE_MAX_FAILURES
+    from credits_tui.formatting import credits_text
+
+    if rule.enabled and rule.threshold is not None and rule.recharge_to is not None:
+        click.echo(f"Auto-recharge: on. Below {credits_text(rule.threshold)} credits, the card on file "
+                   f"recharges the balance to {credits_text(rule.recharge_to)}.")
+    elif rule.consecutive_failures >= AUTO_RECHARGE_MAX_FAILURES:
+        click.echo(f"Auto-recharge: off, turned off after {rule.consecutive_failures} failed charges in a row.")
+    else:
+        click.echo("Auto-recharge: off.")
+    if rule.last_failure is not None:
+        failure = rule.last_failure
+        click.echo(f"Last failure: {failure.at:%Y-%m-%d %H:%M} UTC, {printable(failure.message)} "
+                   f"({rule.consecutive_failures} in a row)")
+
+
+@main.command()
+@server_option
+@click.option("--below", metavar="AMOUNT", help="Alert when the balance falls below AMOUNT.")
+@click.option("--no-below", is_flag=True, help="No low-balance alert.")
+@click.option("--recipient", "recipients", multiple=True, metavar="EMAIL",
+              help="Who is told (repeat for several; users of the account). Default: the admins.")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+@click.pass_obj
+def alerts(ctx: Context, server: str | None, below: str | None, no_below: bool, recipients: tuple[str, ...],
+           as_json: bool) -> None:
+    """Show the low-balance alert and who gets notifications, or change them (admins)."""
+    from credits_tui.api_client import errors
+    from credits_tui.api_client.models import NotificationSettingsUpdate
+
+    if below is not None and no_below:
+        raise click.UsageError("--below and --no-below contradict each other: choose one.")
+    threshold = money_option(below, "--below")
+
+    async def apply(client: CreditsClient):
+        current, users = await client.notification_settings(), (await client.users()).items
+        if threshold is not None or no_below or recipients:
+            ids = {user.email.lower(): user.id for user in users}
+            if unknown := [email for email in recipients if email.lower() not in ids]:
+                raise errors.ValidationError(f"{unknown[0]} is not a user of this account.")
+            current = await client.put_notification_settings(NotificationSettingsUpdate(
+                low_balance_threshold=None if no_below else (threshold if threshold is not None
+                                                             else current.low_balance_threshold),
+                recipients=[ids[email.lower()] for email in recipients] if recipients else current.recipients))
+        return current, users
+
+    settings, users = run_client_command(ctx, server, apply)
+    if as_json:
+        click.echo(settings.model_dump_json(indent=2))
+        return
+    from credits_tui.formatting import credits_text
+
+    limit = settings.low_balance_threshold
+    click.echo(f"Low-balance alert: below {credits_text(limit)} credits" if limit is not None
+               else "Low-balance alert: off")
+    names = {user.id: f"{user.name} <{user.email}>" for user in users}
+    told = ", ".join(printable(names.get(i, f"user {i}")) for i in settings.recipients)
+    click.echo(f"Notifications go to: {told or 'nobody'}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from credits_tui import __version__
 from credits_tui.api_client import errors
 from credits_tui.api_client.models import (
     AccountStatus,
+    AutoRecharge,
+    AutoRechargeUpdate,
     CardInput,
     CardPatch,
     CardSummary,
@@ -33,6 +35,9 @@ from credits_tui.api_client.models import (
     ErrorEnvelope,
     InvoiceList,
     Me,
+    NotificationPage,
+    NotificationSettings,
+    NotificationSettingsUpdate,
     PriceCatalog,
     PurchaseRequest,
     PurchaseResult,
@@ -362,6 +367,28 @@ class CreditsClient:
             raise errors.ProtocolError("The server did not send a PDF: is this the right server address?",
                                        code="unexpected_response", status=response.status_code)
         return response.content
+
+    # --- never run out: auto-recharge, alerts, notifications -------------------------------
+
+    async def auto_recharge(self) -> AutoRecharge:
+        return await self._get("/billing/auto-recharge", AutoRecharge)
+
+    async def put_auto_recharge(self, update: AutoRechargeUpdate) -> AutoRecharge:
+        """Replace the rule (PUT is idempotent, so it is retried like any safe request)."""
+        response = await self._send("PUT", "/billing/auto-recharge", retry=True, json=update.model_dump(mode="json"))
+        return self._parse(response, AutoRecharge)
+
+    async def notification_settings(self) -> NotificationSettings:
+        return await self._get("/billing/notifications", NotificationSettings)
+
+    async def put_notification_settings(self, update: NotificationSettingsUpdate) -> NotificationSettings:
+        response = await self._send("PUT", "/billing/notifications", retry=True, json=update.model_dump(mode="json"))
+        return self._parse(response, NotificationSettings)
+
+    async def notifications(self, *, limit: int = 100, cursor: str | None = None) -> NotificationPage:
+        """The account's notifications, newest first; pass ``next_cursor`` for the next page."""
+        params = [("limit", str(limit))] + ([("cursor", cursor)] if cursor else [])
+        return await self._get("/account/notifications", NotificationPage, params)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

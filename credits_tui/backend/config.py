@@ -70,6 +70,24 @@ class Settings(BaseSettings):
     Taking over a live one is harmless: the gateway charge carries the same key."""
     prices: tuple[ProcessTypePrice, ...] = DEFAULT_PRICES
     """The price list (JSON in the environment)."""
+    auto_recharge_lease: timedelta = timedelta(seconds=10)
+    """An auto-recharge claimed by a worker that died is taken over by a debit after this long;
+    the gateway key is the same, so a live but slow owner costs no second charge."""
+    smtp_url: str | None = None
+    """Notifications go out by email when set (``smtp://host:port``, ``smtps://user:pass@host:port``)."""
+    smtp_sender: str = "Purchase Credits <credits@leadliaison.com>"
+    """The From of every notification email."""
+    smtp_timeout: timedelta = timedelta(seconds=10)
+    """How long one SMTP conversation may take."""
+    notify_lease: timedelta = timedelta(seconds=60)
+    """The sender's claim on a notification; longer than a send may take (smtp_timeout), so a
+    live sender never loses its claim mid-send."""
+    notify_poll: timedelta = timedelta(seconds=2)
+    """How often the sender looks for pending notifications."""
+    notify_max_backoff: timedelta = timedelta(minutes=10)
+    """The longest wait between two tries of a notification that could not be sent."""
+    card_expiry_check_every: timedelta = timedelta(minutes=10)
+    """How often the sender looks for cards about to expire."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -26,8 +26,8 @@ from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
+from tests.support.backend import cheap_password_hash
 from tests.support.memory_keyring import MemoryKeyring
-from tests.support.passwords import cheap_demo_hash
 
 SERVER = "http://credits.test"
 
@@ -40,11 +40,6 @@ def _private_dirs(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     monkeypatch.delenv("CREDITS_TUI_TOKEN", raising=False)
     monkeypatch.delenv("CREDITS_TUI_SERVER", raising=False)
-
-
-@pytest.fixture(scope="session")
-def cheap_hash() -> str:
-    return cheap_demo_hash()
 
 
 @pytest.fixture
@@ -64,7 +59,7 @@ def seeded_templates(tmp_path_factory) -> Callable[[datetime | None], Path]:
             database = Database(f"sqlite:///{path}")
             upgrade(database)
             seed_demo(database, Settings(database_url=f"sqlite:///{path}"), transactions=300,
-                      password_hash=cheap_demo_hash())
+                      password_hash=cheap_password_hash())
             database.dispose()
             made[frozen_at] = path
         return made[frozen_at]

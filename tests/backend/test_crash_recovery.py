@@ -44,10 +44,10 @@ SETTLE_WITHIN = 15.0  # seconds after the restart; the lease on a dead worker's 
 
 
 @pytest.fixture
-def crash_db(database: Database, cheap_demo_password_hash: str) -> Database:
+def crash_db(database: Database, demo_password_hash: str) -> Database:
     with database.write() as session:
         account, _ = create_account(session, "Crash Co.", (DemoUser(EMAIL, "Bea Burst", Role.admin),),
-                                    cheap_demo_password_hash)
+                                    demo_password_hash)
         add_test_card(session, account)
     return database
 

@@ -62,12 +62,12 @@ class Seeded:
 # 200 and 2,000 rows are what the tests and the demo seed; 60,000 takes the bulk path (indexes rebuilt).
 @pytest.fixture(scope="module", params=[200, 2_000, 60_000])
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-           cheap_demo_password_hash: str) -> Iterator[Seeded]:
+           demo_password_hash: str) -> Iterator[Seeded]:
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'credits.db'}"
     database = Database(url)
     upgrade(database)
     settings = Settings(database_url=url)
-    seed_demo(database, settings, transactions=request.param, password_hash=cheap_demo_password_hash)
+    seed_demo(database, settings, transactions=request.param, password_hash=demo_password_hash)
     with TestClient(create_app(settings, database=database), raise_server_exceptions=False) as client:
         yield Seeded(database, settings, client)
     database.dispose()
@@ -162,7 +162,8 @@ def test_auto_recharge_rows_only_while_the_rule_was_on_and_each_refills_to_2000(
             assert rows[i + 1].transaction_type == TransactionType.auto_recharge.value, row.id
 
     status = seeded.get("support@demo.example", "/account/status")
-    assert status["auto_recharge"] == {"enabled": True, "threshold": "500.00", "amount": "2000.00"}
+    assert status["auto_recharge"] == {"enabled": True, "threshold": "500.00", "recharge_to": "2000.00",
+                                      "last_failure": None, "consecutive_failures": 0}
 
 
 def test_other_co_is_below_zero_with_last_months_invoice_open(seeded):

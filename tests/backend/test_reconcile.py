@@ -43,10 +43,10 @@ class Fresh:
 
 
 @pytest.fixture
-def fresh(database: Database, settings: Settings, cheap_demo_password_hash: str) -> Iterator[Fresh]:
+def fresh(database: Database, settings: Settings, demo_password_hash: str) -> Iterator[Fresh]:
     with database.write() as session:
         account, _ = create_account(session, "Fresh Co.", (DemoUser(EMAIL, "Olly Ops", Role.admin),),
-                                    cheap_demo_password_hash)
+                                    demo_password_hash)
         add_test_card(session, account)
         account_id = account.id
     with TestClient(create_app(settings, database=database), raise_server_exceptions=False) as http:

@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
 from credits_tui.backend.api.routes import router
+from credits_tui.backend.api.routes_alerts import router as alerts_router
 from credits_tui.backend.api.routes_insight import router as insight_router
 from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, Purchase, QuotaUsage
 
@@ -64,16 +65,24 @@ ENDPOINTS = [
     # Transaction 1 is Demo Co.'s opening purchase.
     ("GET", "/billing/receipts/{transaction_id}", None, VIEWERS, 200),
     ("GET", "/billing/receipts/{transaction_id}.pdf", None, VIEWERS, 200),
+    ("GET", "/billing/auto-recharge", None, VIEWERS, 200),
+    ("PUT", "/billing/auto-recharge", lambda: {"enabled": False, "threshold": "100.00", "recharge_to": "500.00"},
+     ADMIN, 200),
+    ("GET", "/billing/notifications", None, VIEWERS, 200),
+    ("PUT", "/billing/notifications", lambda: {"low_balance_threshold": "25.00", "recipients": []}, ADMIN, 200),
+    ("GET", "/account/notifications", None, VIEWERS, 200),
 ]
 # Tested on their own below: they change who is signed in.
 SIGN_IN_ENDPOINTS = {("POST", "/auth/tokens"), ("DELETE", "/auth/tokens/current")}
 
 
 def snapshot(database) -> tuple:
-    """What a refused request must not change: balances, ledger, purchases, quotas, cards."""
+    """What a refused request must not change: balances and settings, ledger, purchases, quotas, cards."""
     with database.read() as session:
         return (
-            tuple(session.execute(select(Account.id, Account.balance_cents).order_by(Account.id)).all()),
+            tuple(session.execute(select(Account.id, Account.balance_cents, Account.auto_recharge_enabled,
+                                         Account.auto_recharge_threshold_cents, Account.low_balance_threshold_cents,
+                                         Account.alert_recipient_ids).order_by(Account.id)).all()),
             session.scalar(select(func.count()).select_from(LedgerTransaction)),
             session.scalar(select(func.count()).select_from(Purchase)),
             session.scalar(select(func.coalesce(func.sum(QuotaUsage.used), 0))),
@@ -95,7 +104,8 @@ def call(module_api, role: str, method: str, path: str, body):
 
 
 def test_the_matrix_covers_every_route(module_api):
-    in_routes_py = {(method, route.path.replace(":int", "")) for route in [*router.routes, *insight_router.routes]
+    routes = [*router.routes, *insight_router.routes, *alerts_router.routes]
+    in_routes_py = {(method, route.path.replace(":int", "")) for route in routes
                     if isinstance(route, APIRoute)
                     for method in route.methods - {"HEAD", "OPTIONS"}}
     openapi = module_api.client.get("/api/v1/openapi.json")

@@ -68,15 +68,9 @@ def burst(base_url: str, requests: list[tuple[str, str, str]]) -> Counter[int]:
     return Counter(statuses)
 
 
-@pytest.fixture(scope="session")
-def demo_password_hash(cheap_demo_password_hash: str) -> str:
-    """The limits are under test, not the hash's cost: a cheap Argon2id hash keeps bursts quick."""
-    return cheap_demo_password_hash
-
-
 @pytest.fixture(autouse=True)
-def _cheap_unknown_email_check(monkeypatch: pytest.MonkeyPatch, cheap_demo_password_hash: str) -> None:
-    monkeypatch.setattr(auth, "_DUMMY_HASH", cheap_demo_password_hash)
+def _cheap_unknown_email_check(monkeypatch: pytest.MonkeyPatch, demo_password_hash: str) -> None:
+    monkeypatch.setattr(auth, "_DUMMY_HASH", demo_password_hash)
 
 
 @pytest.fixture

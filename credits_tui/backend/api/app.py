@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from credits_tui.backend.api.deps import Services
 from credits_tui.backend.api.errors import StrictJsonBodies, install_error_handlers
 from credits_tui.backend.api.routes import router
+from credits_tui.backend.api.routes_alerts import router as alerts_router
 from credits_tui.backend.api.routes_insight import router as insight_router
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
@@ -16,6 +17,7 @@ from credits_tui.backend.services.accounts import AccountService
 from credits_tui.backend.services.auth import AuthService
 from credits_tui.backend.services.billing import BillingService
 from credits_tui.backend.services.credits import CreditsService
+from credits_tui.backend.services.mail_sender import run_in_background
 from credits_tui.backend.services.payments import PaymentGateway, TestGateway
 from credits_tui.backend.services.transactions import TransactionService
 
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        lifespan=run_in_background(database, settings),
     )
     app.state.settings = settings
     app.state.database = database
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.add_middleware(StrictJsonBodies)
     app.include_router(router, prefix=API_PREFIX)
     app.include_router(insight_router, prefix=API_PREFIX)
+    app.include_router(alerts_router, prefix=API_PREFIX)
     return app
 
 

@@ -59,7 +59,16 @@ class Account(Base):
     last_transaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     auto_recharge_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_recharge_threshold_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    auto_recharge_amount_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The balance a recharge tops up to (the charge is ``to - balance``); see services/auto_recharge.py.
+    auto_recharge_to_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Declines in a row since the last success; at 3 the rule turns itself off.
+    auto_recharge_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    auto_recharge_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    auto_recharge_failure_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    auto_recharge_failure_message: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    low_balance_threshold_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # JSON list of user ids told about events; NULL means the account's admins (the default).
+    alert_recipient_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -275,3 +284,59 @@ class GatewayCharge(Base):
     idempotency_key: Mapped[str] = mapped_column(String(320), unique=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AutoRechargeAttempt(Base):
+    """One crossing below the auto-recharge threshold and the charge that answers it.
+
+    Claimed in the same database transaction as the debit that crossed (the account row is
+    locked), so concurrent debits see it and claim nothing more; while one is ``pending`` no
+    other is made. ``key`` is the gateway's idempotency key: the worker whose lease
+    (``claimed_until``) ran out is replaced by the next debit, which charges with the same key
+    and amount and so gets the first charge back instead of a second one.
+    """
+
+    __tablename__ = "auto_recharge_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))  # pending, succeeded, failed
+    claimed_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), nullable=True)
+
+    __table_args__ = (Index("ix_auto_recharge_attempts_account_state", "account_id", "state"),)
+
+
+class Notification(Base):
+    """The outbox: one notification, written in the database transaction of its event and
+    delivered later by the mail sender (services/mail_sender.py).
+
+    A sender claims a row by moving ``claimed_until`` forward with a conditional UPDATE, so
+    only one worker sends it; a claim whose worker died runs out and is taken again.
+    ``dedupe_key`` makes an event that may be noticed by several workers (a card expiring)
+    a single row.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    recipients: Mapped[str] = mapped_column(Text)  # JSON list of email addresses
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+
+    __table_args__ = (
+        Index("ix_notifications_account_id", "account_id", "id"),
+        Index("ix_notifications_pending", "delivered_at", "next_attempt_at"),
+    )

@@ -40,6 +40,7 @@ from credits_tui.backend.services.invoicing import (
     period_bounds,
     previous_period,
 )
+from credits_tui.backend.services.notifications import seed_notifications
 from credits_tui.backend.services.payments import TestGateway
 
 DEMO_PASSWORD = "demo-password"
@@ -101,9 +102,6 @@ def seed_demo(database: Database, settings: Settings, *, transactions: int = DEM
     with database.write() as session:
         demo, users = create_account(session, "Demo Co.", DEMO_CO_USERS, password_hash)
         card = add_test_card(session, demo)
-        demo.auto_recharge_enabled = True
-        demo.auto_recharge_threshold_cents = AUTO_RECHARGE_THRESHOLD_CENTS
-        demo.auto_recharge_amount_cents = AUTO_RECHARGE_TO_CENTS  # the balance a recharge brings back
         other, (olga,) = create_account(session, "Other Co.", OTHER_CO_USERS, password_hash)
         demo_id, other_id, olga_id = demo.id, other.id, olga.id
         token, last4 = card.gateway_token, card.last4
@@ -113,6 +111,11 @@ def seed_demo(database: Database, settings: Settings, *, transactions: int = DEM
                             random.Random(seed))
     record_card_charges(database, demo_id, last4, charges)
     _record_free_quotas(database, settings, demo_id)
+    with database.write() as session:
+        # Auto-recharge on (below 500 → 2,000), a low-balance alert, and the notifications the
+        # history above would have sent.
+        seed_notifications(session, session.get_one(Account, demo_id),
+                           auto_recharge=(AUTO_RECHARGE_THRESHOLD_CENTS, AUTO_RECHARGE_TO_CENTS))
     _seed_other_co(database, settings, other_id, olga_id)
     analyze(database)
 

@@ -59,9 +59,10 @@ _TIGHT_DAYS = 8  # the last days of a tight month, when nobody bought
 # A shorter history has bigger batches (up to 10x), so that its months still see the balance run
 # low, auto-recharge and invoices.
 _FULL_VOLUME_ROWS = 2_000
+# In the words of services/auto_recharge.rule_text, which writes today's rows.
 AUTO_RECHARGE_DESCRIPTION = (
-    f"Auto-recharge to {format_money(cents_to_decimal(AUTO_RECHARGE_TO_CENTS))} "
-    f"(balance below {format_money(cents_to_decimal(AUTO_RECHARGE_THRESHOLD_CENTS))})")
+    f"Auto-recharge: balance below {format_money(cents_to_decimal(AUTO_RECHARGE_THRESHOLD_CENTS))} credits, "
+    f"recharged to {format_money(cents_to_decimal(AUTO_RECHARGE_TO_CENTS))} credits")
 
 
 @dataclass(frozen=True)

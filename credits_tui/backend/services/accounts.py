@@ -10,7 +10,6 @@ from credits_tui.api_client.models import (
     AccountRef,
     AccountStatus,
     AccountUser,
-    AutoRecharge,
     FreeQuota,
     Role,
     UserList,
@@ -19,6 +18,7 @@ from credits_tui.api_client.models import (
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import Account, QuotaUsage, User
+from credits_tui.backend.services.auto_recharge import auto_recharge_model
 from credits_tui.backend.services.billing import card_on_file, card_summary
 from credits_tui.backend.services.ledger import utc_now
 
@@ -51,19 +51,12 @@ class AccountService:
                       limit=price.free_quota, resets_at=next_month_start(now))
             for price in self.settings.prices if price.free_quota > 0
         ]
-        auto = AutoRecharge(enabled=account.auto_recharge_enabled)
-        if account.auto_recharge_enabled:
-            auto = AutoRecharge(
-                enabled=True,
-                threshold=cents_to_decimal(account.auto_recharge_threshold_cents or 0),
-                amount=cents_to_decimal(account.auto_recharge_amount_cents or 0),
-            )
         return AccountStatus(
             account=AccountRef(id=account.id, name=account.name),
             purchase_credits=cents_to_decimal(account.balance_cents),
             card_on_file=card_summary(card) if card else None,
             free_quotas=quotas,
-            auto_recharge=auto,
+            auto_recharge=auto_recharge_model(account),
             max_purchase=self.settings.max_purchase,
         )
 

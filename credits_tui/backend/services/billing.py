@@ -44,6 +44,14 @@ def card_on_file(session: Session, account_id: int) -> Card | None:
     return session.get(Card, account_id)
 
 
+def require_card(session: Session, account_id: int, message: str) -> Card:
+    """The card on file, or 409 ``card_required`` for a setting that charges it later."""
+    card = card_on_file(session, account_id)
+    if card is None:
+        raise Conflict("card_required", message)
+    return card
+
+
 class BillingService:
     def __init__(self, database: Database, settings: Settings, gateway: PaymentGateway) -> None:
         self.db = database

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -36,12 +37,15 @@ from credits_tui.backend.errors import (
     PaymentRequired,
     Unprocessable,
 )
-from credits_tui.backend.services import ledger
+from credits_tui.backend.services import ledger, notifications
 from credits_tui.backend.services.accounts import month_period
 from credits_tui.backend.services.auth import Principal
+from credits_tui.backend.services.auto_recharge import AutoRechargeService, Claim, claim_after_debit
 from credits_tui.backend.services.billing import card_on_file
 from credits_tui.backend.services.payments import ChargeDeclined, GatewayUnavailable, PaymentGateway
 from credits_tui.backend.services.transactions import transaction_model
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class CreditsService:
         self.db = database
         self.settings = settings
         self.gateway = gateway
+        self.auto_recharge = AutoRechargeService(database, settings, gateway)
 
     def prices(self) -> PriceCatalog:
         return PriceCatalog(items=list(self.settings.prices))
@@ -218,6 +223,8 @@ class CreditsService:
                                    transaction_id=row.id, created_at=row.created_at)
             session.add(purchase)
             session.flush()
+            notifications.purchase_receipt(session, account, amount_cents=amount_cents, charge_id=charge_id,
+                                           card_last4=last4, automatic=False)
             body = PurchaseResult(
                 purchase=Purchase(id=purchase.id, amount=cents_to_decimal(amount_cents),
                                   charged_usd=cents_to_decimal(amount_cents), card_last4=last4,
@@ -231,6 +238,18 @@ class CreditsService:
     # --- usage --------------------------------------------------------------------------
 
     def record_usage(self, principal: Principal, request: UsageRequest) -> UsageResult:
+        """Record usage; a debit that leaves the balance below the auto-recharge threshold
+        then recharges (after its own commit: a card is never charged inside a unit of work)."""
+        result, claim = self._debit(principal, request)
+        if claim is not None:
+            try:
+                self.auto_recharge.run(claim)
+            except Exception:
+                # The usage is recorded either way; the pending claim is taken over by a later debit.
+                _log.exception("auto-recharge of account %s could not finish", claim.account_id)
+        return result
+
+    def _debit(self, principal: Principal, request: UsageRequest) -> tuple[UsageResult, Claim | None]:
         price = self.settings.price_of(request.process_type)
         if price is None:
             raise Unprocessable("unknown_process_type",
@@ -249,6 +268,7 @@ class CreditsService:
             amount_cents = charged * decimal_to_cents(price.unit_price)
             quota.used += request.quantity
             row = None
+            claim = None
             if amount_cents:
                 if price.billing is BillingMode.invoice:
                     if card_on_file(session, account.id) is None:
@@ -269,9 +289,11 @@ class CreditsService:
                     reference=request.reference, at=now,
                 )
                 transaction = transaction_model(row, user)
+                notifications.low_balance_crossed(session, account, account.balance_cents + amount_cents)
+                claim = claim_after_debit(session, account, self.settings, row.id)
             return UsageResult(
                 process_type=price.process_type, quantity=request.quantity, free_quantity=free,
                 charged_quantity=charged, amount=cents_to_decimal(amount_cents),
                 transaction=transaction if row is not None else None,
                 purchase_credits=cents_to_decimal(account.balance_cents),
-            )
+            ), claim

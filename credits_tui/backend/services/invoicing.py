@@ -16,11 +16,18 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from credits_tui.api_client.models import BillingMode, InvoiceStatus, TransactionType, cents_to_decimal, format_money
+from credits_tui.api_client.models import (
+    BillingMode,
+    InvoiceStatus,
+    NotificationKind,
+    TransactionType,
+    cents_to_decimal,
+    format_money,
+)
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
 from credits_tui.backend.db.schema import Account, Invoice, InvoiceLine, LedgerTransaction
-from credits_tui.backend.services import ledger
+from credits_tui.backend.services import ledger, notifications
 from credits_tui.backend.services.accounts import month_period, next_month_start
 from credits_tui.backend.services.billing import card_on_file
 from credits_tui.backend.services.payments import ChargeDeclined, GatewayUnavailable, PaymentGateway
@@ -109,14 +116,23 @@ class InvoicingService:
             account = lock_account(session, account_id)
             invoice = session.get_one(Invoice, invoice_id)
             invoice.card_last4 = last4
+            due = notifications.usd(amount)
             if failure:
                 invoice.status, invoice.failure_message = InvoiceStatus.payment_failed.value, failure
+                notifications.notify(session, account, NotificationKind.invoice_failed,
+                                     f"Payment of the {period} invoice failed",
+                                     f"The {period} transcription invoice of {due} could not be charged: {failure}\n"
+                                     "It is charged again at the next month close.")
                 return CloseResult(period, account_id, name, amount, InvoiceStatus.payment_failed, failure)
             row = ledger.append(session, account, transaction_type=TransactionType.invoice_payment,
                                 amount_cents=amount, description=f"Payment of the {period} transcription invoice",
                                 reference=charge_id)
             invoice.status, invoice.failure_message = InvoiceStatus.paid.value, None
             invoice.gateway_charge_id, invoice.transaction_id, invoice.paid_at = charge_id, row.id, row.created_at
+            notifications.notify(session, account, NotificationKind.invoice_paid, f"The {period} invoice is paid",
+                                 f"The {period} transcription invoice of {due} was charged to the card ending "
+                                 f"{last4} (charge {charge_id}).\n"
+                                 f"The balance is now {notifications.credits(account.balance_cents)}.")
         return CloseResult(period, account_id, name, amount, InvoiceStatus.paid,
                            f"charged {format_money(cents_to_decimal(amount))} to the card ending {last4}")
 
