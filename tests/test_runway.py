@@ -7,7 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from credits_tui.api_client.models import AccountRef, AccountStatus, AutoRecharge, DailyUsage, DailyUsageDay
+from credits_tui.api_client.models import (
+    AccountRef,
+    AccountStatus,
+    AutoRecharge,
+    DailyUsage,
+    DailyUsageDay,
+)
 from credits_tui.runway import (
     average_daily_burn,
     days_left,

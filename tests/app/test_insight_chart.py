@@ -44,7 +44,7 @@ async def test_status_charts_30_days_by_process_type_and_says_how_long_the_balan
         assert series.starts[0] == first
         sent = {(day.date, day.process_type): day.credits_used for day in usage.days}
         for process_type, values in series.credits.items():
-            for start, value in zip(series.starts, values):
+            for start, value in zip(series.starts, values, strict=True):
                 assert value == sent.get((start, process_type), Decimal(0))
         assert series.total == sum(sent.values())
 
