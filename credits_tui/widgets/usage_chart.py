@@ -5,8 +5,8 @@ and plotext draws stacked bars with tick labels of our choosing, which is what "
 credits go, day by day" needs. textual-plot (pure Textual, braille) draws lines and scatter
 plots only; a stacked bar per day reads better than five crossing lines of spiky daily usage.
 
-The legend is our own line of text under the plot, in the bars' colours: it always fits on one
-line beside 30 bars and says the catalog's labels (``Postcard``), not the wire names.
+The legend is our own text under the plot, in the bars' colours: it says the catalog's labels
+(``Postcard``), not the wire names, and wraps between entries, never inside one.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class UsageChart(Vertical):
         height: auto;
         & > #usage-caption { height: 1; color: $text-muted; text-style: bold; }
         & > PlotextPlot { height: 10; }
-        & > #usage-legend { height: auto; max-height: 3; }
+        & > #usage-legend { height: auto; max-height: 4; }
     }
     """
 
@@ -107,6 +107,8 @@ class UsageChart(Vertical):
         self.title = title
         self.series: UsageSeries | None = None
         self.labels: dict[str, str] = {}
+        self._entries: list[Text] = []
+        self._failure = "Loading usage…"
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, id="usage-caption", markup=False)
@@ -115,8 +117,8 @@ class UsageChart(Vertical):
 
     @property
     def legend(self) -> str:
-        """The legend as a person reads it (the spaces that keep an entry together are spaces)."""
-        return str(self.query_one("#usage-legend", Static).content).replace("\u00a0", " ")
+        """The legend as a person reads it, on one line."""
+        return "  ".join(entry.plain for entry in self._entries) if self._entries else self._failure
 
     def show(self, usage: DailyUsage, labels: Mapping[str, str], first: date | None, last: date) -> None:
         """Draw ``usage`` per day from ``first`` to ``last`` (weeks or months when that is too many)."""
@@ -125,18 +127,34 @@ class UsageChart(Vertical):
         span = f"{series.starts[0]:%b %d, %Y} – {last:%b %d, %Y}"
         self.query_one("#usage-caption", Static).update(f"{self.title} per {series.unit} · {span} (UTC)")
         self._draw(series)
-        legend = Text()
-        for i, (process_type, values) in enumerate(series.credits.items()):
-            if i:
+        self._entries = [
+            Text.assemble(("██ ", "rgb({},{},{})".format(*PALETTE[i % len(PALETTE)])),
+                          f"{labels.get(process_type, process_type)} {credits_text(sum(values, Decimal(0)))}")
+            for i, (process_type, values) in enumerate(series.credits.items())
+        ] or [Text("No usage in this window.", style="italic")]
+        self._show_legend()
+
+    def on_resize(self) -> None:
+        if self._entries:
+            self._show_legend()
+
+    def _show_legend(self) -> None:
+        """The entries, as many to a line as fit: a long legend wraps between entries, never inside one."""
+        width = self.query_one("#usage-legend", Static).size.width or self.size.width
+        legend, used = Text(), 0
+        for entry in self._entries:
+            if used and width and used + 2 + entry.cell_len > width:
+                legend.append("\n")
+                used = 0
+            elif used:
                 legend.append("  ")
-            legend.append("██\u00a0", style="rgb({},{},{})".format(*PALETTE[i % len(PALETTE)]))
-            item = f"{labels.get(process_type, process_type)} {credits_text(sum(values, Decimal(0)))}"
-            legend.append(item.replace(" ", "\u00a0"))  # a long legend wraps between entries, not inside one
-        if not series.credits:
-            legend.append("No usage in this window.", style="italic")
+                used += 2
+            legend.append_text(entry)
+            used += entry.cell_len
         self.query_one("#usage-legend", Static).update(legend)
 
     def show_failure(self, message: str) -> None:
+        self._entries, self._failure = [], message
         self.query_one("#usage-legend", Static).update(Text(message, style="italic"))
 
     def _draw(self, series: UsageSeries) -> None:

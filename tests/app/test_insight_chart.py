@@ -62,6 +62,10 @@ async def test_status_still_fits_80_by_24_with_the_chart(make_app):
         chart = app.screen.query_one("#usage-chart", UsageChart)
         assert chart.size.width <= 78 and chart.query_one(PlotextPlot).size.height >= 5
         assert app.screen.query_one("#runway").size.height == 1  # the runway line fits on one line
+        # A long legend wraps between entries: every line starts with a colour swatch.
+        lines = str(chart.query_one("#usage-legend").content).splitlines()
+        assert len(lines) > 1 and all(line.startswith("██ ") for line in lines)
+        assert all(len(line) <= chart.size.width for line in lines)
 
 
 async def open_manage(app, pilot) -> ManageScreen:
