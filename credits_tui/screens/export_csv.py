@@ -1,4 +1,4 @@
-"""Ask where to save the CSV export: a file name, checked before anything is written."""
+"""Ask where to save a file (the CSV export, a receipt's PDF): a name, checked before anything is written."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 
-def default_export_path(today: date | None = None, *, home: Path | None = None, cwd: Path | None = None) -> Path:
-    """``~/transactions-YYYYMMDD.csv``, or in the current folder when home is not writable."""
-    name = f"transactions-{(today or date.today()):%Y%m%d}.csv"
+def default_export_path(today: date | None = None, *, home: Path | None = None, cwd: Path | None = None,
+                        name: str | None = None) -> Path:
+    """``~/transactions-YYYYMMDD.csv`` (or ``~/name``), in the current folder when home is not writable."""
+    name = name or f"transactions-{(today or date.today()):%Y%m%d}.csv"
     home = home if home is not None else Path.home()
     if home.is_dir() and os.access(home, os.W_OK):
         return home / name
@@ -57,22 +58,24 @@ class ExportCsv(ModalScreen[Path | None]):
     ExportCsv Button { margin-left: 1; }
     """
 
-    def __init__(self, default: Path, description: str) -> None:
+    def __init__(self, default: Path, description: str, *, title: str = "Export CSV", verb: str = "Export") -> None:
         super().__init__()
         self.default = default
         self.description = description
+        self.heading = title  # not ``title``: a screen's title is the header's
+        self.verb = verb
         self._confirmed_overwrite: Path | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("Export CSV", classes="title")
+            yield Static(self.heading, classes="title", markup=False)
             yield Static(self.description, id="export-what", markup=False)
             yield Input(str(self.default), id="export-path", placeholder="File name, e.g. ~/transactions.csv")
             yield Static("", id="export-message", markup=False)
             with Horizontal(id="export-buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button("Export", id="export", variant="primary")
-            yield Static("Enter exports · Escape cancels", classes="hint")
+                yield Button(self.verb, id="export", variant="primary")
+            yield Static(f"Enter {self.verb.lower()}s · Escape cancels", classes="hint", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#export-path", Input).focus()

@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from time import monotonic
 from typing import TypeVar
@@ -39,10 +39,12 @@ from credits_tui.api_client.models import (
 from credits_tui.formatting import credits_text, type_label
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.export_csv import ExportCsv, default_export_path
+from credits_tui.screens.receipt import ReceiptScreen, has_receipt
 from credits_tui.screens.transaction_detail import TransactionDetail
 from credits_tui.timeframes import ALL_TIME, LABELS, DateError, TimeFrameChoice, describe_window
 from credits_tui.widgets.time_frame import TimeFrame
 from credits_tui.widgets.transaction_table import TransactionTable
+from credits_tui.widgets.usage_chart import UsageChart
 
 PAGE_SIZE = 100
 SEARCH_DELAY = 0.3  # seconds of quiet after the last key before searching
@@ -88,7 +90,8 @@ class ManageScreen(CreditsScreen):
         Binding("p", "previous_page", "Prev page"),
         Binding("pagedown", "next_page", "Next page", show=False),
         Binding("pageup", "previous_page", "Prev page", show=False),
-        Binding("e", "export", "Export CSV"),
+        Binding("e", "export", "Export"),  # short: with "c Chart" the key hints still fit 80 columns
+        Binding("c", "toggle_chart", "Chart"),
         Binding("escape", "focus_table", "Table", show=False),
     ]
 
@@ -133,6 +136,7 @@ class ManageScreen(CreditsScreen):
                             id="search")
             yield Static("", id="filter-message", markup=False)
             yield Static("", id="totals", markup=False)
+            yield UsageChart("Credits used", id="usage-chart")
             yield TransactionTable(id="transactions")
             with Horizontal(id="page-bar"):
                 yield Static("", id="page-info", markup=False)
@@ -273,6 +277,8 @@ class ManageScreen(CreditsScreen):
         self._load_page(self._page_index, self._cursors[self._page_index], cursor="keep" if same else 0)
         self._set_busy("totals", True)
         self.load_totals(self._generation, query)
+        if self.has_class("-chart"):
+            self.load_chart(query, self._window)
 
     def reload(self) -> None:
         if self._resuming_from_dialog:
@@ -501,7 +507,11 @@ class ManageScreen(CreditsScreen):
     @on(DataTable.RowSelected, "#transactions")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         item = self.table.transaction(event.row_key.value)
-        if item is not None:
+        if item is not None and has_receipt(item):
+            # A card charge opens its receipt: what finance wants; the details are one key (d) further.
+            self._skip_resume = True
+            self.app.push_screen(ReceiptScreen(self.app.api, item, self._labels.get(item.process_type or "")))
+        elif item is not None:
             self.show_detail(item.id)
 
     def show_detail(self, transaction_id: int | None = None) -> None:
@@ -521,8 +531,30 @@ class ManageScreen(CreditsScreen):
         if self.table.current is not None:
             yield SystemCommand("Transaction details", "Every field of the selected transaction (Enter)",
                                 self.show_detail)
+        yield SystemCommand("Usage chart", "Show or hide credits used per day for these filters (c)",
+                            self.action_toggle_chart)
         yield SystemCommand("Export CSV", "Save the transactions matching the filters to a file (e)",
                             self.action_export)
+
+    # --- usage chart --------------------------------------------------------------------
+
+    def action_toggle_chart(self) -> None:
+        self.toggle_class("-chart")
+        if self.has_class("-chart") and self._query is not None:
+            self.load_chart(self._query, self._window)
+
+    @work(exclusive=True, group="chart", exit_on_error=False)
+    async def load_chart(self, query: TransactionQuery, window: tuple[datetime | None, datetime | None]) -> None:
+        """Credits used per day for the query of the rows (a failure is said in the chart only)."""
+        result = await self._fetch(lambda api: api.daily_usage(query))
+        chart = self.query_one("#usage-chart", UsageChart)
+        if isinstance(result, errors.ApiError):
+            chart.show_failure(f"Usage could not be loaded: {result.message} (r to retry)")
+            return
+        since, until = window
+        # ``until`` is exclusive: a window ending at midnight ends the day before.
+        last = (until - timedelta(microseconds=1)).date() if until else datetime.now(timezone.utc).date()
+        chart.show(result, self._labels, since.date() if since else None, last)
 
     # --- export -------------------------------------------------------------------------
 

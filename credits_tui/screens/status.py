@@ -1,8 +1,9 @@
-"""Status: the balance, large; the account; the card on file; free quotas; recent activity."""
+"""Status: the balance, large; the account; the card on file; free quotas; 30 days of usage; recent activity."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
 
 from textual import on, work
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -15,12 +16,15 @@ from credits_tui.api_client.models import (
     FreeQuota,
     PriceCatalog,
     TransactionPage,
+    TransactionQuery,
 )
 from credits_tui.formatting import card_label, credits_text
+from credits_tui.runway import runway_text, usage_window
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
 from credits_tui.widgets.money import BalanceDigits
 from credits_tui.widgets.transaction_table import TransactionTable
+from credits_tui.widgets.usage_chart import UsageChart
 
 RECENT = 8
 
@@ -51,6 +55,8 @@ class StatusScreen(CreditsScreen):
                     yield Static("", id="card", markup=False)
             yield Label("Free monthly quotas", classes="caption")
             yield Vertical(id="quotas")
+            yield Static("", id="runway", markup=False)
+            yield UsageChart("Credits used", id="usage-chart")
             yield Label("Recent activity", classes="caption")
             yield TransactionTable(id="recent")
 
@@ -78,6 +84,20 @@ class StatusScreen(CreditsScreen):
         status, prices, recent = result
         self.show(status, prices, recent)
         self.loaded = True
+        self.load_usage(status)
+
+    @work(exclusive=True, group="status-usage", exit_on_error=False)
+    async def load_usage(self, status: AccountStatus) -> None:
+        """The chart and the runway line (a failure here leaves the rest of Status shown)."""
+        now = datetime.now(timezone.utc)
+        first, since = usage_window(now)
+        usage = await self.call_api(lambda api: api.daily_usage(TransactionQuery(since=since)), show_errors=False)
+        chart = self.query_one("#usage-chart", UsageChart)
+        if isinstance(usage, errors.ApiError):
+            chart.show_failure(f"Usage could not be loaded: {usage.message} (r to retry)")
+            return
+        chart.show(usage, self._labels, first, now.date())
+        self.query_one("#runway", Static).update(runway_text(status, usage))
 
     def show(self, status: AccountStatus, prices: PriceCatalog, recent: TransactionPage) -> None:
         self.query_one("#balance", BalanceDigits).show_amount(status.purchase_credits)
