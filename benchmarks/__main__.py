@@ -54,6 +54,8 @@ def discover() -> list[tuple[str, Benchmark]]:
         module = importlib.import_module(f"benchmarks.{name}")
         if callable(getattr(module, "benchmark", None)):
             found.append((name, module.benchmark))
+        else:
+            print(f"benchmarks/{name}.py has no benchmark(context): not in the table", file=sys.stderr)
     return found
 
 

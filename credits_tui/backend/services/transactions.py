@@ -7,6 +7,10 @@ two index seeks, every page is an ordered range scan of one composite index
 the last id seen. Free text goes through a full-text index (FTS5 on SQLite, GIN on
 PostgreSQL) walked newest first. Totals add up per-day aggregates for the whole days of
 the window and read raw rows only for its partial first and last days.
+
+A page, and a summary, is one statement: the window's ends, the user filter and the users'
+names are subqueries and a join inside it, so PostgreSQL answers in one round trip (and
+prepares it once psycopg has seen it ``prepare_threshold`` times, 5 by default).
 """
 
 from __future__ import annotations
@@ -149,7 +153,7 @@ def _as_utc(moment: datetime | None, name: str) -> datetime | None:
 
 _T = LedgerTransaction
 _BOUND = aliased(LedgerTransaction, name="bound")
-# A page's columns: the ledger row and its user's name and email, in one statement.
+# A page's ledger columns; the users' names and emails are joined to them (see _rows).
 _PAGE_COLUMNS = (_T.id, _T.created_at, _T.transaction_type, _T.process_type, _T.user_id, _T.amount_cents,
                  _T.balance_after_cents, _T.description, _T.reference)
 _UNKNOWN_USER = ("unknown_user", "No user of this account has that id or email.", "user")
