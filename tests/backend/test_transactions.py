@@ -437,6 +437,6 @@ def test_a_slow_newest_first_walk_falls_back_to_the_text_index(database, databas
     slow = sql_select(literal_column("current_setting('enable_seqscan')")).where(
         literal_column("pg_sleep(0.2) IS NOT NULL"))
     with database.read() as session:
-        assert search._postgres_text_page(session, slow) == ["off"]
+        assert [tuple(row) for row in search._postgres_text_page(session, slow)] == [("off",)]
         # the timeout is gone again and the transaction is usable
         assert session.scalar(sql_select(literal_column("current_setting('statement_timeout')"))) == "0"
