@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
 from credits_tui.backend.api.routes import router
+from credits_tui.backend.api.routes_audit import router as audit_router
 from credits_tui.backend.api.routes_insight import router as insight_router
 from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, Purchase, QuotaUsage
 
@@ -64,6 +65,8 @@ ENDPOINTS = [
     # Transaction 1 is Demo Co.'s opening purchase.
     ("GET", "/billing/receipts/{transaction_id}", None, VIEWERS, 200),
     ("GET", "/billing/receipts/{transaction_id}.pdf", None, VIEWERS, 200),
+    # Support reads the billing but not who did what to it.
+    ("GET", "/account/audit", None, ADMIN, 200),
 ]
 # Tested on their own below: they change who is signed in.
 SIGN_IN_ENDPOINTS = {("POST", "/auth/tokens"), ("DELETE", "/auth/tokens/current")}
@@ -95,7 +98,7 @@ def call(module_api, role: str, method: str, path: str, body):
 
 
 def test_the_matrix_covers_every_route(module_api):
-    in_routes_py = {(method, route.path.replace(":int", "")) for route in [*router.routes, *insight_router.routes]
+    in_routes_py = {(method, route.path.replace(":int", "")) for route in [*router.routes, *insight_router.routes, *audit_router.routes]
                     if isinstance(route, APIRoute)
                     for method in route.methods - {"HEAD", "OPTIONS"}}
     openapi = module_api.client.get("/api/v1/openapi.json")
