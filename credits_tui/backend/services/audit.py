@@ -206,12 +206,13 @@ def seed_audit_history(session: Session, account: Account, *, ip: str = "203.0.1
 
 
 def _purchases(session: Session, account_id: int) -> Iterator[tuple[LedgerTransaction, User]]:
-    yield from session.execute(
+    for transaction, user in session.execute(
         select(LedgerTransaction, User).join(User, User.id == LedgerTransaction.user_id)
         .where(LedgerTransaction.account_id == account_id,
                LedgerTransaction.transaction_type == TransactionType.purchase.value)
         .order_by(LedgerTransaction.id)
-    ).tuples()
+    ):
+        yield transaction, user
 
 
 def _seed_row(account_id: int, at: datetime, user: User | None, action: AuditAction, target: str, ip: str,
