@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -21,6 +21,9 @@ from credits_tui import __version__
 from credits_tui.api_client import errors
 from credits_tui.api_client.models import (
     AccountStatus,
+    AuditEvent,
+    AuditPage,
+    AuditQuery,
     CardInput,
     CardPatch,
     CardSummary,
@@ -47,6 +50,7 @@ API_PATH = "/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
 RETRY_STATUSES = frozenset({502, 503, 504})
 Model = TypeVar("Model", bound=pydantic.BaseModel)
+Paged = TransactionPage | AuditPage
 
 
 def normalise_server(server: str) -> str:
@@ -264,17 +268,8 @@ class CreditsClient:
     async def iter_transactions(self, query: TransactionQuery | None = None, *,
                                 page_size: int = 500) -> AsyncIterator[Transaction]:
         """Every matching transaction, newest first, one page in memory at a time."""
-        cursor: str | None = None
-        while True:
-            page = await self.transactions(query, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            if page.next_cursor == cursor or not page.items:
-                raise errors.ProtocolError("The server sent the same page again; stopped reading.",
-                                           code="unexpected_response")
-            cursor = page.next_cursor
+        async for item in _every_page(lambda cursor: self.transactions(query, limit=page_size, cursor=cursor)):
+            yield item
 
     async def summary(self, query: TransactionQuery | None = None) -> TransactionSummary:
         return await self._get("/credits/transactions/summary", TransactionSummary,
@@ -320,6 +315,36 @@ class CreditsClient:
             raise errors.ProtocolError("The server did not send a PDF: is this the right server address?",
                                        code="unexpected_response", status=response.status_code)
         return response.content
+
+    # --- audit log ------------------------------------------------------------------------
+
+    async def audit(self, query: AuditQuery | None = None, *, limit: int = 100,
+                    cursor: str | None = None) -> AuditPage:
+        """One page of the account's audit log, newest first (admins only)."""
+        params = (query or AuditQuery()).to_params() + [("limit", str(limit))]
+        if cursor:
+            params.append(("cursor", cursor))
+        return await self._get("/account/audit", AuditPage, params)
+
+    async def iter_audit(self, query: AuditQuery | None = None, *, page_size: int = 500) -> AsyncIterator[AuditEvent]:
+        """Every matching audit row, newest first, one page in memory at a time."""
+        async for item in _every_page(lambda cursor: self.audit(query, limit=page_size, cursor=cursor)):
+            yield item
+
+
+async def _every_page(fetch: Callable[[str | None], Awaitable[Paged]]) -> AsyncIterator[Any]:
+    """The items of every page, following ``next_cursor`` from the first page."""
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        for item in page.items:
+            yield item
+        if page.next_cursor is None:
+            return
+        if page.next_cursor == cursor or not page.items:
+            raise errors.ProtocolError("The server sent the same page again; stopped reading.",
+                                       code="unexpected_response")
+        cursor = page.next_cursor
 
 
 def _reason(failure: Exception) -> str:

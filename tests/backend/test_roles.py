@@ -98,7 +98,8 @@ def call(module_api, role: str, method: str, path: str, body):
 
 
 def test_the_matrix_covers_every_route(module_api):
-    in_routes_py = {(method, route.path.replace(":int", "")) for route in [*router.routes, *insight_router.routes, *audit_router.routes]
+    routes = [*router.routes, *insight_router.routes, *audit_router.routes]
+    in_routes_py = {(method, route.path.replace(":int", "")) for route in routes
                     if isinstance(route, APIRoute)
                     for method in route.methods - {"HEAD", "OPTIONS"}}
     openapi = module_api.client.get("/api/v1/openapi.json")

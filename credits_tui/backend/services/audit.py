@@ -13,7 +13,6 @@ number or a bearer token, whatever the caller passed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -176,47 +175,39 @@ def _event(row: AuditRow, user: User | None) -> AuditEvent:
 
 
 def seed_audit_history(session: Session, account: Account, *, ip: str = "203.0.113.10") -> int:
-    """Audit rows for an account's seeded history, matching its ledger: the card added when
-    the card on file was, and for every purchase a sign-in of its buyer a few minutes before
-    and the purchase itself. Call it after the ledger and the card are written, in
-    any write session; it returns how many rows it wrote. (Addresses are from 203.0.113.0/24, the documentation range.)
+    """Audit rows for an account's seeded history, matching its ledger: the card added just
+    before the first purchase (by its buyer), and for every purchase a sign-in of its buyer a
+    few minutes before and the purchase itself. Call it in a write session once the ledger and
+    the card are written; it returns how many rows it wrote. The address is from 203.0.113.0/24,
+    the range kept for documentation.
     """
-    rows: list[dict] = []
+    T = LedgerTransaction
     card = session.get(Card, account.id)
-    purchases = list(_purchases(session, account.id))
+    emails = dict(session.execute(select(User.id, User.email).where(User.account_id == account.id)).all())
+    purchases = session.execute(
+        select(T.id, T.created_at, T.amount_cents, T.user_id)
+        .where(T.account_id == account.id, T.transaction_type == TransactionType.purchase.value,
+               T.user_id.is_not(None))
+        .order_by(T.id)
+    ).all()
+    paid_with: Detail = {"last4": card.last4, "brand": card.brand} if card else {}
+    rows: list[dict] = []
     if card is not None:
-        # Added by the first buyer just before the first purchase (the card paid for it).
-        added_at, added_by = card.created_at, None
-        if purchases:
-            first, added_by = purchases[0]
-            added_at = min(added_at, first.created_at - timedelta(minutes=1))
-        rows.append(_seed_row(account.id, added_at, added_by, AuditAction.card_add, "card", ip,
-                              {"brand": card.brand, "last4": card.last4}))
-    for transaction, user in purchases:
-        rows.append(_seed_row(account.id, transaction.created_at - timedelta(minutes=3), user,
-                              AuditAction.sign_in, f"user:{user.id}", ip, {"email": user.email}))
-        rows.append(_seed_row(account.id, transaction.created_at, user, AuditAction.purchase_create,
-                              f"transaction:{transaction.id}", ip,
-                              {"amount": money(transaction.amount_cents),
-                               **({"last4": card.last4, "brand": card.brand} if card else {})}))
+        first = purchases[0] if purchases else None
+        rows.append(_seed_row(account.id, first.created_at - timedelta(minutes=1) if first else card.created_at,
+                              first.user_id if first else None, AuditAction.card_add, "card", ip, dict(paid_with)))
+    for transaction_id, at, amount_cents, buyer in purchases:
+        rows.append(_seed_row(account.id, at - timedelta(minutes=3), buyer, AuditAction.sign_in, f"user:{buyer}",
+                              ip, {"email": emails[buyer]}))
+        rows.append(_seed_row(account.id, at, buyer, AuditAction.purchase_create, f"transaction:{transaction_id}",
+                              ip, {"amount": money(amount_cents), **paid_with, "transaction_id": transaction_id}))
     rows.sort(key=lambda values: values["at"])  # ids follow time, as they do for live rows
     for start in range(0, len(rows), 5_000):
         session.execute(AuditRow.__table__.insert(), rows[start:start + 5_000])
     return len(rows)
 
 
-def _purchases(session: Session, account_id: int) -> Iterator[tuple[LedgerTransaction, User]]:
-    for transaction, user in session.execute(
-        select(LedgerTransaction, User).join(User, User.id == LedgerTransaction.user_id)
-        .where(LedgerTransaction.account_id == account_id,
-               LedgerTransaction.transaction_type == TransactionType.purchase.value)
-        .order_by(LedgerTransaction.id)
-    ):
-        yield transaction, user
-
-
-def _seed_row(account_id: int, at: datetime, user: User | None, action: AuditAction, target: str, ip: str,
+def _seed_row(account_id: int, at: datetime, actor: int | None, action: AuditAction, target: str, ip: str,
               detail: Detail) -> dict:
-    return dict(account_id=account_id, at=at, actor_id=user.id if user else None, action=action.value,
-                target=target, ip=ip, outcome=AuditOutcome.success.value, detail=detail)
-
+    return {"account_id": account_id, "at": at, "actor_id": actor, "action": action.value, "target": target,
+            "ip": ip, "outcome": AuditOutcome.success.value, "detail": detail}

@@ -15,9 +15,11 @@ from credits_tui.api_client.models import (
     CardPatch,
     CardSummary,
     Invoice,
+    InvoiceList,
+    InvoiceStatus,
+    cents_to_decimal,
 )
 from credits_tui.api_client.models import InvoiceLine as InvoiceLineModel
-from credits_tui.api_client.models import InvoiceList, InvoiceStatus, cents_to_decimal
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import Card
