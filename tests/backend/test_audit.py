@@ -298,8 +298,9 @@ def test_an_admin_sees_only_the_rows_of_their_own_account(module_api):
         for item in items:
             assert item["actor"] is None or accounts[item["actor"]["email"]] == accounts[email], item
     other = module_api.signed(OTHER_ADMIN)
-    response = other.get("/account/audit", params={"actor": ADMIN})
-    assert response.status_code == 422 and response.json()["error"]["code"] == "unknown_user"
+    for stranger in (ADMIN, str(user_id(db, ADMIN)), "9" * 25):
+        response = other.get("/account/audit", params={"actor": stranger})
+        assert response.status_code == 422 and response.json()["error"]["code"] == "unknown_user"
 
 
 # --- filters and paging ------------------------------------------------------------------------

@@ -80,11 +80,10 @@ def sign_in_email(email: str, known: bool) -> str:
 
 
 def record(session: Session, *, account_id: int | None, actor: int | None, action: AuditAction, target: str | None,
-           ip: str | None, outcome: AuditOutcome, detail: Detail | None = None,
-           at: datetime | None = None) -> None:
+           ip: str | None, outcome: AuditOutcome, detail: Detail | None = None) -> None:
     """Add one audit row to ``session``'s transaction. ``actor`` is the acting user's id."""
     safe = {key: _scrub(value) if isinstance(value, str) else value for key, value in (detail or {}).items()}
-    session.add(AuditRow(account_id=account_id, at=at or utc_now(), actor_id=actor, action=action.value,
+    session.add(AuditRow(account_id=account_id, at=utc_now(), actor_id=actor, action=action.value,
                          target=_scrub(target) if target else None, ip=ip[:64] if ip else None,
                          outcome=outcome.value, detail=safe))
 
@@ -97,7 +96,7 @@ def record_apart(database: Database, *, account_id: int | None, actor: int | Non
                outcome=outcome, detail=detail)
 
 
-def money(cents: int) -> str:
+def _money(cents: int) -> str:
     return format_money(cents_to_decimal(cents))
 
 
@@ -157,7 +156,9 @@ class AuditLog:
 
 def _resolve_actor(session: Session, account_id: int, actor: str) -> int:
     """A user of this account by id or email; a user of another account is as unknown as none."""
-    where = User.id == int(actor) if actor.isdigit() else func.lower(User.email) == actor.strip().lower()
+    # An id too long for a bigint is no user's, like an email that is no user's.
+    by_id = actor.isdigit() and len(actor) <= 18
+    where = User.id == int(actor) if by_id else func.lower(User.email) == actor.strip().lower()
     user_id = session.scalar(select(User.id).where(where, User.account_id == account_id))
     if user_id is None:
         raise Unprocessable("unknown_user", f"No user {actor!r} in this account.", "actor")
@@ -200,7 +201,7 @@ def seed_audit_history(session: Session, account: Account, *, ip: str = "203.0.1
         rows.append(_seed_row(account.id, at - timedelta(minutes=3), buyer, AuditAction.sign_in, f"user:{buyer}",
                               ip, {"email": emails[buyer]}))
         rows.append(_seed_row(account.id, at, buyer, AuditAction.purchase_create, f"transaction:{transaction_id}",
-                              ip, {"amount": money(amount_cents), **paid_with, "transaction_id": transaction_id}))
+                              ip, {"amount": _money(amount_cents), **paid_with, "transaction_id": transaction_id}))
     rows.sort(key=lambda values: values["at"])  # ids follow time, as they do for live rows
     for start in range(0, len(rows), 5_000):
         session.execute(AuditRow.__table__.insert(), rows[start:start + 5_000])
