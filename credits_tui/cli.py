@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from credits_tui.api_client.client import CreditsClient
-    from credits_tui.api_client.models import Me, Receipt
+    from credits_tui.api_client.models import AuditEvent, Me, Receipt
     from credits_tui.auth.session import Credentials
     from credits_tui.auth.tokens import TokenStore
 
@@ -536,14 +536,19 @@ def transactions(ctx: Context, server: str | None, since: str | None, until: str
             items = [item async for item in _take(rows, limit)]
             print_table(items)
         else:
-            first = True
-            sys.stdout.write("[")
-            async for item in _take(rows, limit):
-                sys.stdout.write(("\n" if first else ",\n") + item.model_dump_json())
-                first = False
-            sys.stdout.write("\n]\n" if not first else "]\n")
+            await _print_json_array(_take(rows, limit))
 
     run_client_command(ctx, server, emit)
+
+
+async def _print_json_array(items) -> None:
+    """A JSON array, one item per line, written as the items arrive (any number of them)."""
+    first = True
+    sys.stdout.write("[")
+    async for item in items:
+        sys.stdout.write(("\n" if first else ",\n") + item.model_dump_json())
+        first = False
+    sys.stdout.write("\n]\n" if not first else "]\n")
 
 
 async def _take(rows, limit: int | None):
@@ -832,6 +837,91 @@ def alerts(ctx: Context, server: str | None, below: str | None, no_below: bool, 
     names = {user.id: f"{user.name} <{user.email}>" for user in users}
     told = ", ".join(printable(names.get(i, f"user {i}")) for i in settings.recipients)
     click.echo(f"Notifications go to: {told or 'nobody'}")
+
+
+
+@main.command()
+@server_option
+@click.option("--since", metavar="WHEN", help="From: 30d, 12h, 2w ago, or a date/time (ISO 8601).")
+@click.option("--until", metavar="WHEN", help="Up to (excluded): same forms as --since.")
+@click.option("--action", "actions", multiple=True, metavar="ACTION",
+              help="Only this action, e.g. auth.sign_in, card.replace, purchase.create (repeatable).")
+@click.option("--actor", metavar="EMAIL|ID", help="Only what this user of the account did.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (table default: 50).")
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.pass_obj
+def audit(ctx: Context, server: str | None, since: str | None, until: str | None, actions: tuple[str, ...],
+          actor: str | None, limit: int | None, output: str) -> None:
+    """The account's audit log, newest first: sign-ins, card changes, purchases, exports (admins)."""
+    import pydantic
+
+    from credits_tui.api_client.models import AUDIT_ACTIONS, AuditQuery
+    from credits_tui.formatting import parse_when
+
+    try:
+        query = AuditQuery(since=parse_when(since) if since else None, until=parse_when(until) if until else None,
+                           action=list(actions), actor=actor)
+    except ValueError as problem:  # pydantic's ValidationError is a ValueError too
+        detail = problem.errors()[0] if isinstance(problem, pydantic.ValidationError) else None
+        if detail and detail["loc"][0] == "action":
+            raise click.UsageError(f"--action must be one of: {', '.join(AUDIT_ACTIONS)}.") from None
+        raise click.UsageError(f"--{detail['loc'][0]}: {detail['msg']}" if detail else str(problem)) from None
+    if output == "table":
+        limit = limit or 50
+
+    async def emit(client: CreditsClient) -> None:
+        rows = _take(client.iter_audit(query, page_size=min(limit or 500, 500)), limit)
+        if output == "json":
+            await _print_json_array(rows)
+        elif output == "csv":
+            await _print_audit_csv(rows)
+        else:
+            print_audit_table([item async for item in rows])
+
+    run_client_command(ctx, server, emit)
+
+
+def _audit_detail(event: AuditEvent) -> str:
+    return " ".join(f"{key}={'' if value is None else value}" for key, value in event.detail.items())
+
+
+def _spreadsheet_cell(value: str) -> str:
+    """Server text as a spreadsheet shows it, never run as a formula (CSV injection)."""
+    return "'" + value if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
+
+
+async def _print_audit_csv(rows) -> None:
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\r\n")
+    writer.writerow(["id", "at", "actor_email", "actor_name", "action", "target", "ip", "outcome", "detail"])
+    async for event in rows:
+        writer.writerow([event.id, event.at.isoformat().replace("+00:00", "Z"),
+                         *(_spreadsheet_cell(text) for text in (
+                             event.actor.email if event.actor else "", event.actor.name if event.actor else "",
+                             event.action, event.target or "", event.ip or "")),
+                         event.outcome.value, _spreadsheet_cell(_audit_detail(event))])
+
+
+def print_audit_table(items: list[AuditEvent]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_edge=False, pad_edge=False)
+    for name in ("Time (UTC)", "Action", "Outcome", "Actor", "Target", "IP", "Detail"):
+        table.add_column(name)
+    for event in items:
+        table.add_row(  # server text: never markup
+            event.at.strftime("%Y-%m-%d %H:%M:%S"), Text(event.action),
+            Text(event.outcome.value, style="green" if event.outcome.value == "success" else "red"),
+            Text(event.actor.email if event.actor else "—"), Text(event.target or ""), Text(event.ip or ""),
+            Text(_audit_detail(event)),
+        )
+    Console().print(table)
+    if not items:
+        click.echo("No audit events match.", err=True)
 
 
 if __name__ == "__main__":

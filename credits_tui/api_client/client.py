@@ -26,6 +26,9 @@ from credits_tui import __version__
 from credits_tui.api_client import errors
 from credits_tui.api_client.models import (
     AccountStatus,
+    AuditEvent,
+    AuditPage,
+    AuditQuery,
     AutoRecharge,
     AutoRechargeUpdate,
     CardInput,
@@ -59,6 +62,7 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_RETRY_AFTER = 5.0  # seconds: a server that asks for a longer wait gets an error shown, not a frozen screen
 MAX_BACKOFF = 5.0  # seconds: the longest wait between two attempts of our own choosing
 Model = TypeVar("Model", bound=pydantic.BaseModel)
+Paged = TransactionPage | AuditPage
 
 # stamina logs each retry at WARNING. Where nothing configured logging, Python would print that
 # on stderr, across the screen the app draws; an app that configures logging still gets it.
@@ -311,17 +315,8 @@ class CreditsClient:
     async def iter_transactions(self, query: TransactionQuery | None = None, *,
                                 page_size: int = 500) -> AsyncIterator[Transaction]:
         """Every matching transaction, newest first, one page in memory at a time."""
-        cursor: str | None = None
-        while True:
-            page = await self.transactions(query, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            if page.next_cursor == cursor or not page.items:
-                raise errors.ProtocolError("The server sent the same page again; stopped reading.",
-                                           code="unexpected_response")
-            cursor = page.next_cursor
+        async for item in _every_page(lambda cursor: self.transactions(query, limit=page_size, cursor=cursor)):
+            yield item
 
     async def summary(self, query: TransactionQuery | None = None) -> TransactionSummary:
         return await self._get("/credits/transactions/summary", TransactionSummary,
@@ -412,6 +407,35 @@ def _busy(response: httpx.Response) -> bool:
     if wait is not None and wait > MAX_RETRY_AFTER:
         return False
     return response.status_code in RETRY_STATUSES or (response.status_code == 429 and wait is not None)
+    # --- audit log ------------------------------------------------------------------------
+
+    async def audit(self, query: AuditQuery | None = None, *, limit: int = 100,
+                    cursor: str | None = None) -> AuditPage:
+        """One page of the account's audit log, newest first (admins only)."""
+        params = (query or AuditQuery()).to_params() + [("limit", str(limit))]
+        if cursor:
+            params.append(("cursor", cursor))
+        return await self._get("/account/audit", AuditPage, params)
+
+    async def iter_audit(self, query: AuditQuery | None = None, *, page_size: int = 500) -> AsyncIterator[AuditEvent]:
+        """Every matching audit row, newest first, one page in memory at a time."""
+        async for item in _every_page(lambda cursor: self.audit(query, limit=page_size, cursor=cursor)):
+            yield item
+
+
+async def _every_page(fetch: Callable[[str | None], Awaitable[Paged]]) -> AsyncIterator[Any]:
+    """The items of every page, following ``next_cursor`` from the first page."""
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        for item in page.items:
+            yield item
+        if page.next_cursor is None:
+            return
+        if page.next_cursor == cursor or not page.items:
+            raise errors.ProtocolError("The server sent the same page again; stopped reading.",
+                                       code="unexpected_response")
+        cursor = page.next_cursor
 
 
 def _reason(failure: Exception) -> str:

@@ -6,7 +6,6 @@ import asyncio
 from datetime import datetime, timezone
 from decimal import Decimal
 
-
 from textual.widgets import Button, Static
 
 from credits_tui.api_client import errors

@@ -15,13 +15,14 @@ from textual.widgets import DataTable, Input
 
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
 from credits_tui.screens.help import HelpScreen
-from credits_tui.screens.transaction_detail import TransactionDetail
-from tests.app.test_billing import open_billing, open_form
-from tests.app.test_buy import open_buy, type_text
-from tests.app.test_manage import open_manage, settle as manage_settled
 from credits_tui.screens.no_access import NoAccessScreen
 from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
+from credits_tui.screens.transaction_detail import TransactionDetail
+from tests.app.test_billing import open_billing, open_form
+from tests.app.test_buy import open_buy, type_text
+from tests.app.test_manage import open_manage
+from tests.app.test_manage import settle as manage_settled
 
 FROZEN = datetime(2026, 11, 15, 15, 30, tzinfo=timezone.utc)
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]

@@ -1,8 +1,8 @@
 
 from textual.widgets import DataTable
 
-from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.sign_in import SignInScreen
+from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.money import BalanceDigits
 from tests.app.conftest import wait_for
 

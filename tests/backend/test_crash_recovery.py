@@ -28,8 +28,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from credits_tui.api_client.models import Role
-from credits_tui.backend.db.engine import Database
 from credits_tui.backend.api.app import create_app
+from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import Account, GatewayCharge, IdempotencyKey, Purchase
 from credits_tui.backend.demo import DEMO_PASSWORD, DemoUser, add_test_card, create_account
 from credits_tui.backend.services.ledger import utc_now

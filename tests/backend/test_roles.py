@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from credits_tui.backend.api.routes import router
 from credits_tui.backend.api.routes_alerts import router as alerts_router
+from credits_tui.backend.api.routes_audit import router as audit_router
 from credits_tui.backend.api.routes_insight import router as insight_router
 from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, Purchase, QuotaUsage
 
@@ -71,6 +72,8 @@ ENDPOINTS = [
     ("GET", "/billing/notifications", None, VIEWERS, 200),
     ("PUT", "/billing/notifications", lambda: {"low_balance_threshold": "25.00", "recipients": []}, ADMIN, 200),
     ("GET", "/account/notifications", None, VIEWERS, 200),
+    # Support reads the billing but not who did what to it.
+    ("GET", "/account/audit", None, ADMIN, 200),
 ]
 # Tested on their own below: they change who is signed in.
 SIGN_IN_ENDPOINTS = {("POST", "/auth/tokens"), ("DELETE", "/auth/tokens/current")}
@@ -104,7 +107,7 @@ def call(module_api, role: str, method: str, path: str, body):
 
 
 def test_the_matrix_covers_every_route(module_api):
-    routes = [*router.routes, *insight_router.routes, *alerts_router.routes]
+    routes = [*router.routes, *insight_router.routes, *alerts_router.routes, *audit_router.routes]
     in_routes_py = {(method, route.path.replace(":int", "")) for route in routes
                     if isinstance(route, APIRoute)
                     for method in route.methods - {"HEAD", "OPTIONS"}}

@@ -54,6 +54,14 @@ def quota(client, process_type: str) -> dict:
     return next(q for q in status(client)["free_quotas"] if q["process_type"] == process_type)
 
 
+@pytest.fixture(autouse=True)
+def _prepaid_rules_alone(admin) -> None:
+    """The demo keeps auto-recharge on, which would top a drained balance up again: these tests
+    are about the usage rules alone (tests/backend/test_auto_recharge.py has the rule itself)."""
+    off = admin.put("/billing/auto-recharge", json={"enabled": False})
+    assert off.status_code == 200, off.text
+
+
 def drain(client, admin) -> Decimal:
     """Use postcards until less than one postcard (1.25) is left; return what is left."""
     start = balance(admin)

@@ -8,6 +8,7 @@ from credits_tui.backend.api.deps import Services
 from credits_tui.backend.api.errors import StrictJsonBodies, install_error_handlers
 from credits_tui.backend.api.routes import router
 from credits_tui.backend.api.routes_alerts import router as alerts_router
+from credits_tui.backend.api.routes_audit import router as audit_router
 from credits_tui.backend.api.routes_insight import router as insight_router
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(router, prefix=API_PREFIX)
     app.include_router(insight_router, prefix=API_PREFIX)
     app.include_router(alerts_router, prefix=API_PREFIX)
+    app.include_router(audit_router, prefix=API_PREFIX)
     return app
 
 

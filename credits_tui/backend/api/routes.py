@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from credits_tui.api_client.models import (
     AccountStatus,
+    AuditOutcome,
     CardInput,
     CardPatch,
     CardSummary,
@@ -36,6 +37,9 @@ from credits_tui.backend.api.deps import (
     UsageRecorder,
     Viewer,
 )
+from credits_tui.backend.api.routes_audit import audit_log
+from credits_tui.backend.errors import ServiceError
+from credits_tui.backend.services.audit import AuditLog, Origin
 from credits_tui.backend.services.transactions import TransactionFilter, csv_lines
 
 router = APIRouter(responses={
@@ -52,8 +56,8 @@ def create_token(body: TokenRequest, client: ClientAddress, svc: ServicesDep) ->
 
 
 @router.delete("/auth/tokens/current", status_code=204, tags=["auth"])
-def revoke_token(principal: PrincipalDep, svc: ServicesDep) -> Response:
-    svc.auth.revoke(principal)
+def revoke_token(principal: PrincipalDep, client: ClientAddress, svc: ServicesDep) -> Response:
+    svc.auth.revoke(principal, client)
     return Response(status_code=204)
 
 
@@ -84,18 +88,18 @@ def get_card(principal: Viewer, svc: ServicesDep) -> CardSummary:
 
 
 @router.put("/billing/card", response_model=CardSummary, tags=["billing"])
-def put_card(body: CardInput, principal: Admin, svc: ServicesDep) -> CardSummary:
-    return svc.billing.put_card(principal.account_id, body)
+def put_card(body: CardInput, principal: Admin, client: ClientAddress, svc: ServicesDep) -> CardSummary:
+    return svc.billing.put_card(Origin.of(principal, client), body)
 
 
 @router.patch("/billing/card", response_model=CardSummary, tags=["billing"])
-def patch_card(body: CardPatch, principal: Admin, svc: ServicesDep) -> CardSummary:
-    return svc.billing.patch_card(principal.account_id, body)
+def patch_card(body: CardPatch, principal: Admin, client: ClientAddress, svc: ServicesDep) -> CardSummary:
+    return svc.billing.patch_card(Origin.of(principal, client), body)
 
 
 @router.delete("/billing/card", status_code=204, tags=["billing"])
-def delete_card(principal: Admin, svc: ServicesDep) -> Response:
-    svc.billing.refuse_removal()
+def delete_card(principal: Admin, client: ClientAddress, svc: ServicesDep) -> Response:
+    svc.billing.refuse_removal(Origin.of(principal, client))
     return Response(status_code=204)  # never reached: removal always needs accounting
 
 
@@ -116,10 +120,11 @@ def prices(principal: PrincipalDep, svc: ServicesDep) -> PriceCatalog:
 def purchase(
     body: PurchaseRequest,
     principal: Admin,
+    client: ClientAddress,
     svc: ServicesDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    outcome = svc.credits.purchase(principal, body.amount, idempotency_key)
+    outcome = svc.credits.purchase(principal, body.amount, idempotency_key, client)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     return Response(outcome.body, status_code=outcome.status, media_type="application/json", headers=headers)
 
@@ -162,9 +167,15 @@ def transactions_summary(principal: Viewer, svc: ServicesDep, filters: Filters) 
 
 @router.get("/credits/transactions.csv", tags=["transactions"],
             response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
-def transactions_csv(principal: Viewer, svc: ServicesDep, filters: Filters) -> StreamingResponse:
+def transactions_csv(principal: Viewer, client: ClientAddress, svc: ServicesDep, filters: Filters,
+                     log: Annotated[AuditLog, Depends(audit_log)]) -> StreamingResponse:
     rows = svc.transactions.iterate(principal.account_id, filters)
-    first = next(rows, None)  # resolve the filters now, so a bad one is a 4xx, not a broken stream
+    try:
+        first = next(rows, None)  # resolve the filters now, so a bad one is a 4xx, not a broken stream
+    except ServiceError as refused:
+        log.export_csv(Origin.of(principal, client), filters, AuditOutcome.failure, refused.code)
+        raise
+    log.export_csv(Origin.of(principal, client), filters, AuditOutcome.success)  # before the first byte
 
     def with_first():
         if first is not None:

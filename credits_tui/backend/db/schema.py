@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
@@ -339,4 +340,34 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notifications_account_id", "account_id", "id"),
         Index("ix_notifications_pending", "delivered_at", "next_attempt_at"),
+    )
+
+
+class AuditEvent(Base):
+    """Who did what to an account's sign-ins, card and purchases (DESIGN.md §8).
+
+    Only ever inserted: no code path updates or deletes a row, and on PostgreSQL a trigger
+    refuses UPDATE and DELETE. Never holds a card number, CVC, password or token.
+    ``account_id`` is NULL for a failed sign-in with an email no user has: such a row belongs
+    to no account, so no admin sees it.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict] = mapped_column(JSON)
+
+    __table_args__ = (
+        # Pages are read newest first by id within an account, whatever the filter.
+        Index("ix_audit_events_account_id", "account_id", "id"),
+        Index("ix_audit_events_account_action", "account_id", "action", "id"),
+        Index("ix_audit_events_account_actor", "account_id", "actor_id", "id"),
+        Index("ix_audit_events_account_time", "account_id", "at", "id"),
     )

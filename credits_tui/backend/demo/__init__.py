@@ -34,6 +34,7 @@ from credits_tui.backend.demo.history import (
 )
 from credits_tui.backend.services import ledger
 from credits_tui.backend.services.accounts import month_period
+from credits_tui.backend.services.audit import seed_audit_history
 from credits_tui.backend.services.auth import hash_password
 from credits_tui.backend.services.invoicing import (
     InvoicingService,
@@ -116,6 +117,8 @@ def seed_demo(database: Database, settings: Settings, *, transactions: int = DEM
         # history above would have sent.
         seed_notifications(session, session.get_one(Account, demo_id),
                            auto_recharge=(AUTO_RECHARGE_THRESHOLD_CENTS, AUTO_RECHARGE_TO_CENTS))
+        # The sign-ins, card and purchases behind the history, as the audit log would have them.
+        seed_audit_history(session, session.get_one(Account, demo_id))
     _seed_other_co(database, settings, other_id, olga_id)
     analyze(database)
 

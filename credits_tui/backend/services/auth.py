@@ -19,11 +19,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from credits_tui.api_client.models import AccountRef, Me, Role, TokenResponse
+from credits_tui.api_client.models import AccountRef, AuditAction, AuditOutcome, Me, Role, TokenResponse
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import Account, ApiToken, LoginAttempt, User
 from credits_tui.backend.errors import TooManyRequests, Unauthorized
+from credits_tui.backend.services import audit
 from credits_tui.backend.services.ledger import utc_now
 
 TOKEN_PREFIX = "ct_"
@@ -81,13 +82,17 @@ class AuthService:
         if not matched or row is None:
             with self.db.write() as session:
                 session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=False))
+                _audit_sign_in(session, email, row[0] if row else None, client, AuditOutcome.failure)
             raise Unauthorized("invalid_credentials", "The email or password is not right.")
         user, account = row
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         expires_at = now + self.settings.token_ttl
         with self.db.write() as session:
-            session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), created_at=now,
-                                 expires_at=expires_at))
+            api_token = ApiToken(user_id=user.id, token_hash=token_digest(token), created_at=now,
+                                 expires_at=expires_at)
+            session.add(api_token)
+            session.flush()
+            _audit_sign_in(session, email, user, client, AuditOutcome.success, token_id=api_token.id)
             session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=True))
             # A good sign-in forgives this address's slips for this email (not other addresses'),
             # and rows out of every window are pruned as we go.
@@ -123,17 +128,21 @@ class AuthService:
                     session.execute(select(func.pg_advisory_xact_lock(key)))
             waits = [wait for where, allowed in limits
                      if (wait := self._limited_for(session, where & counted, allowed, now)) is not None]
-            if waits:
-                seconds = max(1, math.ceil(max(waits).total_seconds()))
-                raise TooManyRequests(
-                    "too_many_attempts",
-                    f"Too many failed sign-ins. Try again in {math.ceil(seconds / 60)} minute(s).",
-                    headers={"Retry-After": str(seconds)},
-                )
-            attempt = LoginAttempt(email=email, client=client, created_at=now, succeeded=None)
-            session.add(attempt)
-            session.flush()
-            return attempt.id
+            if not waits:
+                attempt = LoginAttempt(email=email, client=client, created_at=now, succeeded=None)
+                session.add(attempt)
+                session.flush()
+                return attempt.id
+            # The refusal is recorded in this transaction, which then commits: raising inside
+            # it would roll the audit row back with it.
+            user = session.scalar(select(User).where(User.email == email))
+            _audit_sign_in(session, email, user, client, AuditOutcome.refused)
+        seconds = max(1, math.ceil(max(waits).total_seconds()))
+        raise TooManyRequests(
+            "too_many_attempts",
+            f"Too many failed sign-ins. Try again in {math.ceil(seconds / 60)} minute(s).",
+            headers={"Retry-After": str(seconds)},
+        )
 
     def _limited_for(self, session: Session, counted: ColumnElement[bool], allowed: int,
                      now: datetime) -> timedelta | None:
@@ -162,16 +171,35 @@ class AuthService:
         return Principal(user_id=user.id, account_id=user.account_id, role=Role(user.role),
                          email=user.email, name=user.name, token_id=api_token.id)
 
-    def revoke(self, principal: Principal) -> None:
+    def revoke(self, principal: Principal, client: str) -> None:
         with self.db.write() as session:
             session.execute(update(ApiToken).where(ApiToken.id == principal.token_id)
                             .values(revoked_at=utc_now()))
+            audit.record(session, account_id=principal.account_id, actor=principal.user_id,
+                         action=AuditAction.sign_out, target=f"token:{principal.token_id}", ip=client,
+                         outcome=AuditOutcome.success)
 
     def me(self, principal: Principal) -> Me:
         with self.db.read() as session:
             user = session.get_one(User, principal.user_id)
             account = session.get_one(Account, principal.account_id)
             return me(user, account)
+
+
+def _audit_sign_in(session: Session, email: str, user: User | None, client: str, outcome: AuditOutcome, *,
+                   token_id: int | None = None) -> None:
+    """A sign-in's audit row. Only a success has an actor: a failure proves nobody's identity.
+
+    A failure for a user's email belongs to that user's account; one for an email no user
+    has belongs to no account, so no admin ever sees it.
+    """
+    detail: audit.Detail = {"email": audit.sign_in_email(email, known=user is not None)}
+    if token_id is not None:
+        detail["token_id"] = token_id
+    audit.record(session, account_id=user.account_id if user else None,
+                 actor=user.id if outcome is AuditOutcome.success and user else None,
+                 action=AuditAction.sign_in, target=f"user:{user.id}" if user else None, ip=client,
+                 outcome=outcome, detail=detail)
 
 
 def _lock_key(kind: str, value: str) -> int:

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credits_tui.api_client.models import BillingAddress, CardInput, CardPatch, CardSummary, Invoice
+from credits_tui.api_client.models import (
+    AuditAction,
+    AuditOutcome,
+    BillingAddress,
+    CardInput,
+    CardPatch,
+    CardSummary,
+    Invoice,
+    InvoiceList,
+    InvoiceStatus,
+    cents_to_decimal,
+)
 from credits_tui.api_client.models import InvoiceLine as InvoiceLineModel
-from credits_tui.api_client.models import InvoiceList, InvoiceStatus, cents_to_decimal
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import Card
 from credits_tui.backend.db.schema import Invoice as InvoiceRow
 from credits_tui.backend.db.schema import InvoiceLine as InvoiceLineRow
-from credits_tui.backend.errors import Conflict, NotFound, PaymentGatewayError, PaymentRequired, Unprocessable
+from credits_tui.backend.errors import (
+    Conflict,
+    NotFound,
+    PaymentGatewayError,
+    PaymentRequired,
+    ServiceError,
+    Unprocessable,
+)
+from credits_tui.backend.services import audit
 from credits_tui.backend.services.cards import check_expiry, clean_card_number
 from credits_tui.backend.services.ledger import utc_now
-from credits_tui.backend.services.payments import ChargeDeclined, GatewayUnavailable, PaymentGateway
+from credits_tui.backend.services.payments import ChargeDeclined, GatewayUnavailable, PaymentGateway, TokenizedCard
 
 
 def card_summary(card: Card) -> CardSummary:
@@ -65,14 +85,39 @@ class BillingService:
                 raise NotFound("no_card_on_file", "There is no card on file. Add a credit card to buy credits.")
             return card_summary(card)
 
-    def put_card(self, account_id: int, card_input: CardInput) -> CardSummary:
-        now = utc_now()
-        number = clean_card_number(card_input.number)
-        check_expiry(card_input.exp_month, card_input.exp_year, now)
-        tokenized = self.gateway.tokenize(number, card_input.exp_month, card_input.exp_year, card_input.cvc)
-        self._verify(tokenized.token)
+    def put_card(self, origin: audit.Origin, card_input: CardInput) -> CardSummary:
+        """Add or replace the card; a card refused on the way is recorded as such, and the card
+        on file stays as it was."""
+        tokenized = None
+        try:
+            now = utc_now()
+            number = clean_card_number(card_input.number)
+            check_expiry(card_input.exp_month, card_input.exp_year, now)
+            tokenized = self.gateway.tokenize(number, card_input.exp_month, card_input.exp_year, card_input.cvc)
+            self._verify(tokenized.token)
+            return self._keep_card(origin, card_input, tokenized, now)
+        except ServiceError as refused:
+            with self.db.read() as session:
+                replacing = card_on_file(session, origin.account_id) is not None
+            # After tokenizing, only the gateway's zero authorization refuses a card with a 4xx.
+            declined = tokenized is not None and refused.status < 500
+            detail: audit.Detail = {"code": refused.code}
+            if tokenized is not None:
+                detail |= {"brand": tokenized.brand, "last4": tokenized.last4}
+            audit.record_apart(self.db, account_id=origin.account_id, actor=origin.user_id,
+                               action=AuditAction.card_replace if replacing else AuditAction.card_add,
+                               target="card", ip=origin.ip,
+                               outcome=AuditOutcome.declined if declined else AuditOutcome.failure, detail=detail)
+            raise
+
+    def _keep_card(self, origin: audit.Origin, card_input: CardInput, tokenized: TokenizedCard,
+                   now: datetime) -> CardSummary:
         with self.db.write() as session:
-            card = card_on_file(session, account_id) or Card(account_id=account_id, created_at=now)
+            replaced = card_on_file(session, origin.account_id)
+            detail: audit.Detail = {"brand": tokenized.brand, "last4": tokenized.last4}
+            if replaced is not None:
+                detail |= {"replaced_brand": replaced.brand, "replaced_last4": replaced.last4}
+            card = replaced or Card(account_id=origin.account_id, created_at=now)
             card.gateway_token = tokenized.token
             card.brand = tokenized.brand
             card.last4 = tokenized.last4
@@ -82,6 +127,9 @@ class BillingService:
             card.updated_at = now
             _set_address(card, card_input.billing_address)
             session.add(card)
+            audit.record(session, account_id=origin.account_id, actor=origin.user_id,
+                         action=AuditAction.card_replace if replaced else AuditAction.card_add, target="card",
+                         ip=origin.ip, outcome=AuditOutcome.success, detail=detail)
             session.flush()
             return card_summary(card)
 
@@ -99,25 +147,39 @@ class BillingService:
             raise PaymentGatewayError("processing_error", "The payment processor could not check the card. "
                                                           "The card was not saved; try again.")
 
-    def patch_card(self, account_id: int, patch: CardPatch) -> CardSummary:
+    def patch_card(self, origin: audit.Origin, patch: CardPatch) -> CardSummary:
         now = utc_now()
-        with self.db.write() as session:
-            card = card_on_file(session, account_id)
-            if card is None:
-                raise NotFound("no_card_on_file", "There is no card on file to edit. Add a credit card first.")
-            exp_month = patch.exp_month if patch.exp_month is not None else card.exp_month
-            exp_year = patch.exp_year if patch.exp_year is not None else card.exp_year
-            check_expiry(exp_month, exp_year, now)
-            card.exp_month, card.exp_year = exp_month, exp_year
-            if patch.cardholder_name is not None:
-                card.cardholder_name = patch.cardholder_name
-            if patch.billing_address is not None:
-                _set_address(card, patch.billing_address)
-            card.updated_at = now
-            session.flush()
-            return card_summary(card)
+        # The names of the fields changed, never their values (an address is personal data).
+        detail: audit.Detail = {"fields": ",".join(sorted(patch.model_dump(exclude_none=True)))}
+        try:
+            with self.db.write() as session:
+                card = card_on_file(session, origin.account_id)
+                if card is None:
+                    raise NotFound("no_card_on_file", "There is no card on file to edit. Add a credit card first.")
+                exp_month = patch.exp_month if patch.exp_month is not None else card.exp_month
+                exp_year = patch.exp_year if patch.exp_year is not None else card.exp_year
+                check_expiry(exp_month, exp_year, now)
+                card.exp_month, card.exp_year = exp_month, exp_year
+                if patch.cardholder_name is not None:
+                    card.cardholder_name = patch.cardholder_name
+                if patch.billing_address is not None:
+                    _set_address(card, patch.billing_address)
+                card.updated_at = now
+                audit.record(session, account_id=origin.account_id, actor=origin.user_id,
+                             action=AuditAction.card_edit, target="card", ip=origin.ip,
+                             outcome=AuditOutcome.success, detail=detail | {"last4": card.last4})
+                session.flush()
+                return card_summary(card)
+        except ServiceError as refused:
+            audit.record_apart(self.db, account_id=origin.account_id, actor=origin.user_id,
+                               action=AuditAction.card_edit, target="card", ip=origin.ip,
+                               outcome=AuditOutcome.failure, detail=detail | {"code": refused.code})
+            raise
 
-    def refuse_removal(self) -> None:
+    def refuse_removal(self, origin: audit.Origin) -> None:
+        audit.record_apart(self.db, account_id=origin.account_id, actor=origin.user_id,
+                           action=AuditAction.card_remove_refused, target="card", ip=origin.ip,
+                           outcome=AuditOutcome.refused)
         raise Conflict(
             "card_removal_requires_accounting",
             "A card on file cannot be removed without replacing it. To remove it, contact "

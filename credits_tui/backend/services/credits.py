@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import (
+    AuditAction,
+    AuditOutcome,
     BillingMode,
     ErrorDetail,
     ErrorEnvelope,
@@ -35,9 +38,10 @@ from credits_tui.backend.errors import (
     Conflict,
     PaymentGatewayError,
     PaymentRequired,
+    ServiceError,
     Unprocessable,
 )
-from credits_tui.backend.services import ledger, notifications
+from credits_tui.backend.services import audit, ledger, notifications
 from credits_tui.backend.services.accounts import month_period
 from credits_tui.backend.services.auth import Principal
 from credits_tui.backend.services.auto_recharge import AutoRechargeService, Claim, claim_after_debit
@@ -65,6 +69,7 @@ class _Attempt:
     key: str
     request_hash: str
     leased_at: datetime
+    ip: str  # of the caller, for the audit row
 
 
 def _stored(row: IdempotencyKey) -> StoredResponse:
@@ -87,6 +92,12 @@ def _valid_idempotency_key(key: str | None) -> str:
     return key
 
 
+def _audit_purchase(session: Session, principal: Principal, attempt: _Attempt, outcome: AuditOutcome,
+                    detail: audit.Detail, target: str | None = None) -> None:
+    audit.record(session, account_id=principal.account_id, actor=principal.user_id,
+                 action=AuditAction.purchase_create, target=target, ip=attempt.ip, outcome=outcome, detail=detail)
+
+
 class CreditsService:
     def __init__(self, database: Database, settings: Settings, gateway: PaymentGateway) -> None:
         self.db = database
@@ -99,7 +110,25 @@ class CreditsService:
 
     # --- purchases ----------------------------------------------------------------------
 
-    def purchase(self, principal: Principal, amount: Decimal, idempotency_key: str | None) -> StoredResponse:
+    def purchase(self, principal: Principal, amount: Decimal, idempotency_key: str | None,
+                 ip: str) -> StoredResponse:
+        """``_purchase``, and one audit row for a purchase refused before or after the charge was
+        tried (a decline and a success are recorded with the key's outcome). A replay of a
+        settled key, or a retry while its first attempt runs, is that same purchase: no new row.
+        """
+        try:
+            return self._purchase(principal, amount, idempotency_key, ip)
+        except ServiceError as refused:
+            if refused.code != "idempotency_in_progress":
+                audit.record_apart(
+                    self.db, account_id=principal.account_id, actor=principal.user_id,
+                    action=AuditAction.purchase_create, target=None, ip=ip,
+                    outcome=AuditOutcome.failure if refused.status >= 500 else AuditOutcome.refused,
+                    detail={"amount": format_money(amount), "code": refused.code})
+            raise
+
+    def _purchase(self, principal: Principal, amount: Decimal, idempotency_key: str | None,
+                  ip: str) -> StoredResponse:
         """Charge the card on file and add credits, at most once per key.
 
         The key is claimed in its own short transaction with a lease of a few seconds, the
@@ -119,7 +148,7 @@ class CreditsService:
         claim = self._claim_key(principal.account_id, key, request_hash)
         if isinstance(claim, StoredResponse):
             return claim
-        attempt = _Attempt(principal.account_id, key, request_hash, leased_at=claim)
+        attempt = _Attempt(principal.account_id, key, request_hash, leased_at=claim, ip=ip)
         try:
             with self.db.read() as session:
                 card = card_on_file(session, principal.account_id)
@@ -131,8 +160,11 @@ class CreditsService:
             try:
                 charge = self.gateway.charge(card.gateway_token, amount_cents, idempotency_key=gateway_key)
             except ChargeDeclined as declined:
+                facts: audit.Detail = {"amount": format_money(amount), "last4": card.last4, "brand": card.brand,
+                                       "code": declined.code}
                 return self._finish_key(attempt, 402, ErrorEnvelope(error=ErrorDetail(
-                    code="card_declined", message=f"{declined.message} No credits were added.")).model_dump_json())
+                    code="card_declined", message=f"{declined.message} No credits were added.")).model_dump_json(),
+                    lambda session: _audit_purchase(session, principal, attempt, AuditOutcome.declined, facts))
             except GatewayUnavailable:
                 raise PaymentGatewayError(
                     "payment_processing_error",
@@ -179,12 +211,16 @@ class CreditsService:
                 IdempotencyKey.account_id == attempt.account_id, IdempotencyKey.key == attempt.key,
                 IdempotencyKey.state == "in_progress", IdempotencyKey.created_at == attempt.leased_at))
 
-    def _finish_key(self, attempt: _Attempt, status: int, body: str) -> StoredResponse:
+    def _finish_key(self, attempt: _Attempt, status: int, body: str,
+                    audit_row: Callable[[Session], None]) -> StoredResponse:
+        """Settle the key with this response, and write its audit row, unless another attempt
+        settled it first."""
         with self.db.write() as session:
             settled = self._settled(session, attempt)
             if settled is not None:
                 return settled
             self._store_response(session, attempt, status, body)
+            audit_row(session)
         return StoredResponse(status, body, False)
 
     @staticmethod
@@ -207,6 +243,7 @@ class CreditsService:
 
     def _record_purchase(self, principal: Principal, attempt: _Attempt, amount_cents: int, last4: str,
                          charge_id: str) -> StoredResponse:
+        money = format_money(cents_to_decimal(amount_cents))
         with self.db.write() as session:
             account = lock_account(session, principal.account_id)
             settled = self._settled(session, attempt)
@@ -233,6 +270,9 @@ class CreditsService:
                 purchase_credits=cents_to_decimal(account.balance_cents),
             ).model_dump_json()
             self._store_response(session, attempt, 201, body)
+            _audit_purchase(session, principal, attempt, AuditOutcome.success,
+                            {"amount": money, "last4": last4, "transaction_id": row.id},
+                            target=f"transaction:{row.id}")
         return StoredResponse(201, body, False)
 
     # --- usage --------------------------------------------------------------------------

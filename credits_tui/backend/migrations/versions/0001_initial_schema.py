@@ -7,12 +7,11 @@ Create Date: 2026-11-27 11:52:32.488258
 The free-text index over transactions.search_text is dialect-specific: see db/search_index.py.
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from credits_tui.backend.db import search_index
 from credits_tui.backend.db.schema import UTCDateTime
-
 
 revision = '0001'
 down_revision = None

@@ -5,11 +5,10 @@ Revises: 0001 (re-pointed to 0002 when the branches merge)
 Create Date: 2026-11-28 16:15:00
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from credits_tui.backend.db.schema import UTCDateTime
-
 
 revision = '0003'
 down_revision = '0002'
