@@ -46,8 +46,8 @@ def actor_text(event: AuditEvent) -> str:
 
 TIME, OUTCOME = 16, 8  # "2026-11-27 08:33", "declined"
 WIDE = {"actor": 20, "action": 17, "target": 16, "ip": 15}  # with room to spare
-NARROW = {"actor": 8, "action": 9, "target": 7, "ip": 6}  # an 80-column terminal
-DETAIL_WANTED, DETAIL_MIN = 24, 10
+NARROW = {"actor": 9, "action": 9, "target": 6, "ip": 5}  # an 80-column terminal, with the detail
+DETAIL_WANTED, DETAIL_MIN = 24, 9
 COLUMNS = (("time", "Time (UTC)"), ("actor", "Actor"), ("action", "Action"), ("target", "Target"),
            ("outcome", "Outcome"), ("ip", "IP"), ("detail", "Detail"))
 

@@ -7,6 +7,7 @@ import io
 
 import pytest
 from rich.console import Console
+from textual.widgets import OptionList
 
 from credits_tui.api_client.models import AuditAction, AuditQuery
 from credits_tui.screens.audit import REFUSED, AuditScreen
@@ -54,9 +55,11 @@ async def test_the_admin_sees_the_log_newest_first_within_80_columns(make_app):
         # The newest row is this test's own sign-in, by the admin.
         top = table.events[0]
         assert (top.action, top.actor.email if top.actor else None) == (AuditAction.sign_in, ADMIN)
-        # Every column is on screen at 80 columns; the detail is cut, not wrapped.
+        # Every column is in the table at 80 columns, beside a scrollbar; the detail is cut, with an ellipsis.
         right = table.region.x + sum(column.get_render_width(table) for column in table.columns.values())
-        assert right <= 80
+        assert right <= table.region.right - table.styles.scrollbar_size_vertical
+        first_row = table.render_line(1).text  # below the header
+        assert first_row.startswith(f" {top.at:%Y-%m-%d %H:%M}") and first_row.rstrip().endswith("…")
         assert table.get_row_at(0)[2].plain == "Sign-in"
 
 
@@ -147,4 +150,21 @@ def test_columns_fit_the_width(width):
     widths = column_widths(width)
     assert set(widths) == {key for key, _ in COLUMNS}
     assert sum(widths.values()) + 2 * len(COLUMNS) <= width
-    assert widths["detail"] >= 10
+    assert widths["detail"] >= 9
+
+
+async def test_the_actor_filter_lists_the_users_and_narrows_to_one(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_audit(app, pilot)
+        users = (await app.api.users()).items
+        actor = screen.query_one("#audit-actor")
+        await wait_for(pilot, lambda: actor.query_one(OptionList).option_count == len(users) + 1)
+        someone = next(user for user in users if user.email != ADMIN and any(
+            event.actor and event.actor.email == user.email for event in screen.table.events))
+        actor.value = someone.email
+        await wait_for(pilot, lambda: screen.current_query is not None and screen.current_query.actor == someone.email
+                       and screen.settled)
+        expected = await app.api.audit(AuditQuery(actor=someone.email), limit=screen.page_size)
+        assert ids(screen.table.events) == ids(expected.items)
+        assert {event.actor.email for event in screen.table.events if event.actor} == {someone.email}
