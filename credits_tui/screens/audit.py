@@ -155,6 +155,8 @@ class AuditScreen(CreditsScreen):
         self.load_page(query, self._page_index, self.table.cursor_row if same else 0)
 
     def reload(self) -> None:
+        if self._loading and self.filters() == self._applied:
+            return  # the same answer is on its way (mount and resume both ask on the first visit)
         self.apply_filters(refresh=True)
 
     @on(Select.Changed, "#audit-action, #audit-actor")
@@ -214,7 +216,7 @@ class AuditScreen(CreditsScreen):
         self.refused = refused
         self.set_class(refused, "-refused")
         if refused:
-            self.table.clear()
+            self.table.show_page([])
             self._next_cursor = None
             self.refresh_bindings()
 
@@ -251,6 +253,8 @@ class AuditScreen(CreditsScreen):
     # --- actions ------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("next_page", "previous_page") and self.refused:
+            return False  # nothing to page through: not even greyed out in the footer
         if action == "next_page":
             return self._next_cursor is not None or None
         if action == "previous_page":

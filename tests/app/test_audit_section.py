@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import OptionList
 
+from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import AuditAction, AuditQuery
 from credits_tui.screens.audit import REFUSED, AuditScreen
 from credits_tui.screens.audit_detail import AuditDetail
@@ -110,12 +111,21 @@ async def test_enter_shows_the_whole_event(make_app):
         await wait_for(pilot, lambda: app.screen is screen)
 
 
-async def test_support_is_told_the_log_is_for_administrators(make_app):
+async def test_support_is_told_the_log_is_for_administrators(make_app, monkeypatch):
+    asked: list[AuditQuery | None] = []
+    audit = CreditsClient.audit
+
+    async def counted(self, query=None, **kwargs):
+        asked.append(query)
+        return await audit(self, query, **kwargs)
+
+    monkeypatch.setattr(CreditsClient, "audit", counted)
     app = make_app("support@demo.example")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_audit(app, pilot)
         await wait_for(pilot, lambda: screen.refused)
-        await pilot.pause(0.3)
+        await pilot.pause(1.0)
+        assert len(asked) == 1  # asked once, not again and again
         refusal = screen.query_one("#audit-refused")
         assert str(refusal.content) == REFUSED and refusal.region.height > 0
         assert screen.table.row_count == 0 and screen.table.region.height == 0
