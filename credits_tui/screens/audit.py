@@ -264,7 +264,7 @@ class AuditScreen(CreditsScreen):
     def action_next_page(self) -> None:
         if self._next_cursor is None or self._query is None:
             return
-        self._cursors = self._cursors[:self._page_index + 1] + [self._next_cursor]
+        self._cursors = [*self._cursors[:self._page_index + 1], self._next_cursor]
         self.load_page(self._query, self._page_index + 1)
 
     def action_previous_page(self) -> None:
