@@ -26,6 +26,7 @@ from credits_tui.api_client.models import Me, Role
 from credits_tui.auth.profiles import DEFAULT_PROFILE, ConfigError, load_config, save_config
 from credits_tui.auth.session import remember
 from credits_tui.auth.tokens import TokenStore
+from credits_tui.screens.audit import AuditScreen
 from credits_tui.screens.billing import BillingScreen
 from credits_tui.screens.buy import BuyScreen
 from credits_tui.screens.help import HelpScreen, KeyRow, keys_of
@@ -39,6 +40,7 @@ from credits_tui.widgets.section_tabs import SectionTabs
 
 SECTION_SCREENS: dict[str, type[Screen[None]]] = {
     "status": StatusScreen, "billing": BillingScreen, "buy": BuyScreen, "manage": ManageScreen,
+    "audit": AuditScreen,
 }
 # The screens that stand in for the sections, each in a mode of its own while it is shown.
 SIGN_IN, UNREACHABLE, NO_ACCESS = "sign-in", "unreachable", "no-access"

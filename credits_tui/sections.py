@@ -30,6 +30,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("billing", "Billing", "Card on file, add or edit, past invoices"),
     Section("buy", "Buy Credits", "Buy credits with the card on file"),
     Section("manage", "Manage Credits", "Search every transaction, totals, export CSV"),
+    Section("audit", "Audit", "Who signed in, changed the card, bought or exported (admins)"),
 )
 
 

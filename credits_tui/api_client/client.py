@@ -385,6 +385,21 @@ class CreditsClient:
         params = [("limit", str(limit))] + ([("cursor", cursor)] if cursor else [])
         return await self._get("/account/notifications", NotificationPage, params)
 
+    # --- audit log ------------------------------------------------------------------------
+
+    async def audit(self, query: AuditQuery | None = None, *, limit: int = 100,
+                    cursor: str | None = None) -> AuditPage:
+        """One page of the account's audit log, newest first (admins only)."""
+        params = (query or AuditQuery()).to_params() + [("limit", str(limit))]
+        if cursor:
+            params.append(("cursor", cursor))
+        return await self._get("/account/audit", AuditPage, params)
+
+    async def iter_audit(self, query: AuditQuery | None = None, *, page_size: int = 500) -> AsyncIterator[AuditEvent]:
+        """Every matching audit row, newest first, one page in memory at a time."""
+        async for item in _every_page(lambda cursor: self.audit(query, limit=page_size, cursor=cursor)):
+            yield item
+
 
 def _retry_after(response: httpx.Response) -> float | None:
     """The server's ``Retry-After`` in seconds (it may send seconds or an HTTP date), or None."""
@@ -407,20 +422,6 @@ def _busy(response: httpx.Response) -> bool:
     if wait is not None and wait > MAX_RETRY_AFTER:
         return False
     return response.status_code in RETRY_STATUSES or (response.status_code == 429 and wait is not None)
-    # --- audit log ------------------------------------------------------------------------
-
-    async def audit(self, query: AuditQuery | None = None, *, limit: int = 100,
-                    cursor: str | None = None) -> AuditPage:
-        """One page of the account's audit log, newest first (admins only)."""
-        params = (query or AuditQuery()).to_params() + [("limit", str(limit))]
-        if cursor:
-            params.append(("cursor", cursor))
-        return await self._get("/account/audit", AuditPage, params)
-
-    async def iter_audit(self, query: AuditQuery | None = None, *, page_size: int = 500) -> AsyncIterator[AuditEvent]:
-        """Every matching audit row, newest first, one page in memory at a time."""
-        async for item in _every_page(lambda cursor: self.audit(query, limit=page_size, cursor=cursor)):
-            yield item
 
 
 async def _every_page(fetch: Callable[[str | None], Awaitable[Paged]]) -> AsyncIterator[Any]:

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
+from credits_tui.screens.audit import AuditScreen
 from credits_tui.screens.billing import BillingScreen
 from credits_tui.screens.buy import BuyScreen
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
@@ -21,7 +22,8 @@ from credits_tui.widgets.section_tabs import SectionTabs
 from tests.app.conftest import wait_for
 from tests.app.test_buy import balance, open_buy, purchase_count, text_of, type_text
 
-SCREENS = {"status": StatusScreen, "billing": BillingScreen, "buy": BuyScreen, "manage": ManageScreen}
+SCREENS = {"status": StatusScreen, "billing": BillingScreen, "buy": BuyScreen, "manage": ManageScreen,
+           "audit": AuditScreen}
 
 
 async def shows(pilot, mode: str) -> None:
@@ -108,7 +110,7 @@ async def test_the_tab_bar_names_every_section_and_marks_the_current_one(make_ap
             await shows(pilot, section.mode)
             tabs = app.screen.query_one(SectionTabs)
             labels = [str(tab.label) for tab in tabs.query("Tab")]
-            assert labels == ["1 Status", "2 Billing", "3 Buy Credits", "4 Manage Credits"]
+            assert labels == ["1 Status", "2 Billing", "3 Buy Credits", "4 Manage Credits", "5 Audit"]
             assert tabs.active == f"section-{section.mode}"
             active = tabs.active_tab
             assert active is not None and str(active.label) == f"{section.number} {section.title}"
@@ -137,7 +139,7 @@ async def test_the_footer_shows_question_mark_within_80_columns(make_app, mode):
         assert question is not None, sorted(keys())
         assert question.region.width > 0 and question.region.right <= 80
         # The section digits are on the tab bar, not repeated in the footer.
-        assert not {"1", "2", "3", "4"} & set(keys())
+        assert not {"1", "2", "3", "4", "5"} & set(keys())
 
 
 async def test_a_dialog_dims_the_screen_behind_it(make_app):
