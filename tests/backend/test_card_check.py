@@ -6,17 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from credits_tui.backend.db.schema import GatewayCharge
-from credits_tui.backend.demo import DEMO_PASSWORD
 from tests.backend.test_purchases import balance, buy, card_body, counts, new_key
-
-
-@pytest.fixture(scope="module")
-def demo_password_hash() -> str:
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
 
 
 def card_on_file(client) -> dict:

@@ -40,14 +40,16 @@ class UsageService(TransactionService):
         """The ``DailyUsage`` answer (api_client/models.py) as JSON, written directly: a 13-month
         answer has thousands of entries, and a pydantic model per entry cost more CPU than the
         query. The tests hold every answer against ``DailyUsage``."""
+        r = self._resolve(account_id, filters)
         with self.db.read() as session:
-            r = self._resolve(session, account_id, filters)
             totals: dict[tuple[date, str], list[int]] = {}
             if not r.transaction_types or _USAGE in r.transaction_types:
                 for day, process_type, used, quantity in self._parts(session, replace(r, transaction_types=(_USAGE,))):
                     bucket = totals.setdefault((day, process_type), [0, 0])
                     bucket[0] += used
                     bucket[1] += quantity
+            if not totals:
+                self._check_user(session, r)  # a stranger's email is an error, not "no usage"
         days = [{"date": day.isoformat(), "process_type": process_type, "credits_used": _money(used),
                  "quantity": quantity}
                 for (day, process_type), (used, quantity) in sorted(totals.items())]
@@ -78,8 +80,8 @@ class UsageService(TransactionService):
             conditions.append(D.day < end_day.date())
         if r.process_types:
             conditions.append(D.process_type.in_(r.process_types))
-        if r.user_id is not None:
-            conditions.append(D.user_id == r.user_id)
+        if r.user is not None:
+            conditions.append(D.user_id == TransactionService._user_id(r))
         rows = session.execute(
             select(D.day, D.process_type, func.sum(D.used_cents), func.sum(D.quantity))
             .where(*conditions).group_by(D.day, D.process_type)
@@ -89,14 +91,11 @@ class UsageService(TransactionService):
     def _raw_days(self, session: Session, r: _Resolved, since: datetime | None,
                   until: datetime | None) -> list[_Part]:
         window = replace(r, since=since, until=until)
-        bounds = self._id_bounds(session, window)
-        if bounds is None:
-            return []
         T = LedgerTransaction
         # SQLite keeps times as ISO text, so its date() is the UTC day as 'YYYY-MM-DD'.
         day = func.date(T.created_at) if self.db.is_sqlite else cast(T.created_at, Date)
         statement, _ = self._select([day, T.process_type, func.sum(-T.amount_cents),
-                                     func.sum(func.coalesce(T.quantity, 0))], window, *bounds)
+                                     func.sum(func.coalesce(T.quantity, 0))], window)
         rows = session.execute(statement.group_by(day, T.process_type)).all()
         return [(_as_date(moment), process_type or "", int(used), int(quantity))
                 for moment, process_type, used, quantity in rows]
