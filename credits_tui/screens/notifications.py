@@ -55,9 +55,10 @@ class NotificationsScreen(ModalScreen[None]):
         Binding("m", "more", "More"),
     ]
 
-    def __init__(self, api: CreditsClient) -> None:
+    def __init__(self, api: CreditsClient, *, page_size: int = PAGE) -> None:
         super().__init__()
         self.api = api
+        self.page_size = page_size
         self.items: list[Notification] = []
         self.next_cursor: str | None = None
         self.loaded = False
@@ -93,7 +94,7 @@ class NotificationsScreen(ModalScreen[None]):
     async def load_page(self, cursor: str | None) -> None:
         message = self.query_one("#notifications-message", Static)
         try:
-            page = await self.api.notifications(limit=PAGE, cursor=cursor)
+            page = await self.api.notifications(limit=self.page_size, cursor=cursor)
         except errors.AuthenticationError:
             self.dismiss()
             self.app.session_expired()  # type: ignore[attr-defined]
