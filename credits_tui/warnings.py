@@ -57,16 +57,7 @@ def current_warnings(status: AccountStatus, alerts: NotificationSettings | None,
     ``alerts`` None (not loaded) means no low-balance threshold is known; ``labels`` names
     process types (``smart_match`` → ``Smart Match``) for the quota warnings.
     """
-    warnings = [*_balance(status, alerts), *_card(status, now), *_auto_recharge(status)]
-    for quota in status.free_quotas:
-        if quota.limit > 0 and quota.used >= quota.limit:
-            name = (labels or {}).get(quota.process_type) or quota.process_type.replace("_", " ").capitalize()
-            warnings.append(AccountWarning(
-                WarningKind.quota_used_up, f"{name} free quota used up",
-                f"The free monthly quota for {name} is used up ({quota.limit:,}); further use is charged "
-                "to the balance.",
-                f"It resets on {quota.resets_at:%b %d}; keep enough credits until then"))
-    return warnings
+    return [*_balance(status, alerts), *_card(status, now), *_auto_recharge(status), *_quotas(status, labels)]
 
 
 def _balance(status: AccountStatus, alerts: NotificationSettings | None) -> list[AccountWarning]:
@@ -113,6 +104,19 @@ def _auto_recharge(status: AccountStatus) -> list[AccountWarning]:
         return [AccountWarning(WarningKind.auto_recharge_failing, "Auto-recharge failing",
                                f"Auto-recharge failed {times}.{why}", "Update the card on Billing")]
     return []
+
+
+def _quotas(status: AccountStatus, labels: dict[str, str] | None) -> list[AccountWarning]:
+    used_up = [quota for quota in status.free_quotas if quota.limit > 0 and quota.used >= quota.limit]
+    if not used_up:
+        return []
+    # One warning for all of them: they reset together, at the start of the month.
+    names = ", ".join(f"{(labels or {}).get(quota.process_type) or quota.process_type.replace('_', ' ').capitalize()}"
+                      f" ({quota.limit:,})" for quota in used_up)
+    plural = "s" if len(used_up) > 1 else ""
+    return [AccountWarning(WarningKind.quota_used_up, f"Free quota{plural} used up",
+                           f"Free monthly quota{plural} used up: {names}.",
+                           f"Further use is charged to the balance until {min(q.resets_at for q in used_up):%b %d}")]
 
 
 __all__ = ["AccountWarning", "WarningKind", "card_expiry_end", "current_warnings"]

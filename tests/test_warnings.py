@@ -98,7 +98,17 @@ def test_a_used_up_free_quota_names_its_process_type():
                                    "resets_at": "2026-12-01T00:00:00Z"}])
     [warning] = current_warnings(account, ALERT_AT_250, NOW, {"smart_match": "Smart Match"})
     assert warning.kind is WarningKind.quota_used_up
-    assert "Smart Match" in warning.title and "Dec 01" in warning.action
+    assert "Smart Match (500)" in warning.detail and "until Dec 01" in warning.action
+
+
+def test_used_up_quotas_are_one_warning():
+    account = status(free_quotas=[
+        {"process_type": "smart_match", "used": 500, "limit": 500, "resets_at": "2026-12-01T00:00:00Z"},
+        {"process_type": "postcard_scan", "used": 1001, "limit": 1000, "resets_at": "2026-12-01T00:00:00Z"},
+        {"process_type": "letter", "used": 999, "limit": 1000, "resets_at": "2026-12-01T00:00:00Z"},
+    ])
+    [warning] = current_warnings(account, ALERT_AT_250, NOW)
+    assert warning.detail == "Free monthly quotas used up: Smart match (500), Postcard scan (1,000)."
 
 
 def test_most_urgent_first():

@@ -76,8 +76,8 @@ class NotificationsScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         table.add_column("Time (UTC)", key="time")
         table.add_column("Kind", key="kind")
+        table.add_column("Delivery", key="delivery")  # before the subject: long subjects are cut at 80 columns
         table.add_column("Subject", key="subject")
-        table.add_column("Delivery", key="delivery")
         self.query_one("#notifications-body-box").display = False
         self.load_page(None)
 
@@ -111,8 +111,8 @@ class NotificationsScreen(ModalScreen[None]):
             table.add_row(
                 Text(f"{item.created_at.astimezone(timezone.utc):%Y-%m-%d %H:%M}"),
                 Text(KIND_LABELS.get(item.kind, item.kind.value)),
-                Text(item.subject),
                 delivery_text(item),
+                Text(item.subject),
                 key=str(item.id),
             )
         shown = len(self.items)

@@ -64,7 +64,7 @@ class AlertsPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("Notifications", classes="caption")
         with Horizontal(classes="panel-row"):
-            yield Label("Alert when the balance is below")
+            yield Label("Low-balance alert below")
             yield MoneyInput(id="alerts-low_balance_threshold", optional=True)
         yield Static("Empty: no low-balance alert.", id="alerts-low_balance_threshold-message",
                      classes="field-message", markup=False)

@@ -23,7 +23,7 @@ async def test_newest_first_with_its_body_on_enter(make_app):
         newest = (await app.api.notifications(limit=1)).items[0]
         table = screen.query_one(DataTable)
         first = [str(cell) for cell in table.get_row_at(0)]
-        assert first == [f"{newest.created_at:%Y-%m-%d %H:%M}", "Receipt", newest.subject, "Delivered"]
+        assert first == [f"{newest.created_at:%Y-%m-%d %H:%M}", "Receipt", "Delivered", newest.subject]
         times = [str(table.get_row_at(row)[0]) for row in range(table.row_count)]
         assert times == sorted(times, reverse=True)
         assert screen.focused is table
