@@ -40,10 +40,6 @@ class AccountWarning:
     detail: str  # what is wrong, with the figures
     action: str  # what to do about it
 
-    @property
-    def text(self) -> str:
-        return f"{self.detail} {self.action}."
-
 
 def card_expiry_end(card: CardSummary) -> tuple[int, int]:
     """(year, month) of the first month after the card's expiry month: it works until then."""
