@@ -15,6 +15,7 @@ from credits_tui.api_client import errors
 from credits_tui.api_client.client import CreditsClient
 from credits_tui.widgets.error_banner import ErrorBanner
 from credits_tui.widgets.section_tabs import SectionTabs
+from credits_tui.widgets.warnings_bar import WarningsBar
 
 if TYPE_CHECKING:
     from credits_tui.app import CreditsApp
@@ -38,6 +39,7 @@ class CreditsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield WarningsBar()
         yield SectionTabs(self.app.current_mode)
         yield ErrorBanner()
         yield from self.compose_body()

@@ -23,6 +23,9 @@ from credits_tui.api_client.models import CardSummary, Invoice, InvoiceList, Inv
 from credits_tui.formatting import card_label, credits_text
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.card_form import CardFormScreen, Mode
+from credits_tui.widgets.alerts_panel import AlertsPanel
+from credits_tui.widgets.auto_recharge_panel import AutoRechargePanel
+from credits_tui.widgets.warnings_bar import WarningsBar
 
 NO_CARD = "No card on file."
 READ_ONLY_NOTE = ("Only administrators can change billing. You can see the card on file and the past "
@@ -85,6 +88,8 @@ class BillingScreen(CreditsScreen):
             with Vertical(id="billing-invoice-detail"):
                 yield Label("", id="billing-lines-caption", classes="caption", markup=False)
                 yield Static("", id="billing-lines")
+            yield AutoRechargePanel(editable=self.is_admin, id="billing-auto-recharge")
+            yield AlertsPanel(editable=self.is_admin, id="billing-alerts")
 
     def on_mount(self) -> None:
         table = self.query_one("#billing-invoices", DataTable)
@@ -144,6 +149,8 @@ class BillingScreen(CreditsScreen):
     def reload(self) -> None:
         self.query_one("#billing-body").loading = not self.loaded
         self.load()
+        self.query_one(AutoRechargePanel).load()
+        self.query_one(AlertsPanel).load()
 
     @work(exclusive=True, group="billing", exit_on_error=False)
     async def load(self) -> None:
@@ -257,6 +264,11 @@ class BillingScreen(CreditsScreen):
         # Enter: bring the highlighted invoice's lines into view.
         self.show_lines(self._invoice_at(event.cursor_row))
         self._invoices_in_view()
+
+    @on(AutoRechargePanel.Saved)
+    @on(AlertsPanel.Saved)
+    def _settings_saved(self) -> None:
+        self.query_one(WarningsBar).refresh_warnings()
 
     # --- the card: add, edit, replace, remove --------------------------------------------------
 

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from textual import on, work
+from textual.app import SystemCommand
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Label, LoadingIndicator, ProgressBar, Static
@@ -14,6 +16,7 @@ from credits_tui.api_client import errors
 from credits_tui.api_client.models import (
     AccountStatus,
     FreeQuota,
+    NotificationSettings,
     PriceCatalog,
     TransactionPage,
     TransactionQuery,
@@ -21,10 +24,13 @@ from credits_tui.api_client.models import (
 from credits_tui.formatting import card_label, credits_text
 from credits_tui.runway import runway_text, usage_window
 from credits_tui.screens.base import CreditsScreen
+from credits_tui.screens.notifications import NotificationsScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
+from credits_tui.warnings import current_warnings
 from credits_tui.widgets.money import BalanceDigits
 from credits_tui.widgets.transaction_table import TransactionTable
 from credits_tui.widgets.usage_chart import UsageChart
+from credits_tui.widgets.warnings_bar import WarningsBar, WarningsList
 
 RECENT = 8
 
@@ -35,6 +41,7 @@ def quota_use(quota: FreeQuota) -> str:
 
 class StatusScreen(CreditsScreen):
     CSS_PATH = "status.tcss"
+    BINDINGS = [Binding("n", "notifications", "Notifications")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,6 +50,7 @@ class StatusScreen(CreditsScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         with VerticalScroll(id="status-body"):
+            yield WarningsList(id="status-warnings")
             with Horizontal(id="top"):
                 with Vertical(id="balance-box"):
                     with Horizontal(id="balance-caption"):
@@ -74,15 +82,16 @@ class StatusScreen(CreditsScreen):
     @work(exclusive=True, group="status", exit_on_error=False)
     async def load(self) -> None:
         async def fetch(api):
-            return await api.status(), await api.prices(), await api.transactions(limit=RECENT)
+            return (await api.status(), await api.prices(), await api.transactions(limit=RECENT),
+                    await api.notification_settings())
 
         result = await self.call_api(fetch)
         self.query_one("#status-body").loading = False
         self.remove_class("-refreshing")
         if isinstance(result, errors.ApiError):
             return
-        status, prices, recent = result
-        self.show(status, prices, recent)
+        status, prices, recent, alerts = result
+        self.show(status, prices, recent, alerts)
         self.loaded = True
         self.load_usage(status)
 
@@ -99,7 +108,8 @@ class StatusScreen(CreditsScreen):
         chart.show(usage, self._labels, first, now.date())
         self.query_one("#runway", Static).update(runway_text(status, usage))
 
-    def show(self, status: AccountStatus, prices: PriceCatalog, recent: TransactionPage) -> None:
+    def show(self, status: AccountStatus, prices: PriceCatalog, recent: TransactionPage,
+             alerts: NotificationSettings) -> None:
         self.query_one("#balance", BalanceDigits).show_amount(status.purchase_credits)
         # The digits are drawn with box characters: say the figure in words too (screen readers, copy).
         self.query_one("#account", Static).update(
@@ -111,6 +121,9 @@ class StatusScreen(CreditsScreen):
         labels = self._labels = {p.process_type: p.label for p in prices.items}
         self.show_quotas(status, labels)
         self.query_one("#recent", TransactionTable).show_page(recent.items, labels)
+        warnings = current_warnings(status, alerts, datetime.now(timezone.utc), labels)
+        self.query_one(WarningsList).show(warnings)
+        self.query_one(WarningsBar).show(warnings)
 
     def show_quotas(self, status: AccountStatus, labels: dict[str, str]) -> None:
         quotas = self.query_one("#quotas", Vertical)
@@ -140,3 +153,11 @@ class StatusScreen(CreditsScreen):
         item = self.query_one("#recent", TransactionTable).transaction(event.row_key.value)
         if item is not None:
             self.app.push_screen(TransactionDetail(item, self._labels.get(item.process_type or "")))
+
+    def action_notifications(self) -> None:
+        self.app.push_screen(NotificationsScreen(self.app.api))
+
+    def commands(self) -> Iterable[SystemCommand]:
+        """Status's entries in the command palette (the app adds these to its own)."""
+        yield SystemCommand("Notifications", "What the account was told by email, newest first",
+                            self.action_notifications)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from pydantic_core import PydanticCustomError
 from textual import events
 from textual.binding import Binding
 from textual.validation import ValidationResult, Validator
@@ -20,6 +21,7 @@ from textual.widgets import Input
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.client import parse_purchase_amount
+from credits_tui.api_client.models import parse_money
 from credits_tui.formatting import credits_text, plain_amount
 
 DEFAULT_MAX_PURCHASE = Decimal("10000.00")
@@ -109,3 +111,52 @@ class AmountInput(Input):
             maximum = Decimal(found.group().replace(",", ""))
             if maximum >= Decimal("1.00"):
                 self.validator.maximum = maximum
+
+
+class MoneyValidator(Validator):
+    """Any amount of credits from 0.00 up (a threshold, a recharge-to): the same typing rules."""
+
+    def __init__(self, *, optional: bool) -> None:
+        super().__init__()
+        self.optional = optional
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            parse_typed_money(value, optional=self.optional)
+        except errors.ValidationError as invalid:
+            return self.failure(invalid.message, value)
+        return self.success()
+
+
+def parse_typed_money(text: str, *, optional: bool = False) -> Decimal | None:
+    """An amount of credits a person typed (``1,000.50``), None if empty and ``optional``."""
+    if not text.strip():
+        if optional:
+            return None
+        raise errors.ValidationError("Enter an amount, such as 500.00.", code="invalid_amount")
+    try:
+        return parse_money(plain_amount(text))
+    except (ValueError, PydanticCustomError) as problem:
+        message = problem.message() if isinstance(problem, PydanticCustomError) else str(problem)
+        raise errors.ValidationError(message, code="invalid_amount") from None
+
+
+class MoneyInput(AmountInput):
+    """An ``AmountInput`` for a setting rather than a purchase: 0.00 and up, no purchase limits;
+    ``optional`` lets it be empty (the setting is off). ``amount`` is the Decimal typed or None."""
+
+    BINDINGS = [Binding("enter", "submit", "Save")]
+
+    def __init__(self, value: str | None = None, *, optional: bool = False, id: str | None = None,  # noqa: A002
+                 classes: str | None = None) -> None:
+        super().__init__(value, id=id, classes=classes)
+        self.validator = MoneyValidator(optional=optional)  # type: ignore[assignment]
+        self.validators = [self.validator]
+        self.valid_empty = optional
+
+    @property
+    def amount(self) -> Decimal | None:
+        try:
+            return parse_typed_money(self.value, optional=True)
+        except errors.ValidationError:
+            return None
