@@ -111,9 +111,10 @@ def test_concurrent_retries_of_one_key_buy_once(live_server, seeded, admin_heade
 
 def test_concurrent_usage_never_overdraws_a_prepaid_balance(live_server, seeded, admin_headers):
     service_headers = sign_in(live_server, "usage-bot@demo.example")
-    with seeded.write() as session:  # bring Demo Co. to exactly 10.00
+    with seeded.write() as session:  # bring Demo Co. to exactly 10.00, with nothing to top it up
         account_id = session.scalar(select(Account.id).where(Account.name == "Demo Co."))
         account = lock_account(session, account_id)
+        account.auto_recharge_enabled = False  # the demo seeds it on
         ledger.append(session, account, transaction_type=TransactionType.adjustment,
                       amount_cents=1000 - account.balance_cents, description="Test adjustment to 10.00")
     assert balance(live_server, admin_headers) == Decimal("10.00")

@@ -178,7 +178,12 @@ class CreditsService:
         """The stored response for a settled key, or the time of this attempt's lease on it."""
         now = ledger.utc_now()
         try:
-            with self.db.write() as session:
+            # Not fsynced (see Database.write): a claim lost in a power cut goes together with
+            # everything written after it, the purchase's charge record and ledger row
+            # included, so the client, which got no answer, retries as if the claim had never
+            # been taken. The ledger commit that answers 201 is durable, and its fsync makes
+            # this claim durable too.
+            with self.db.write(durable=False) as session:
                 existing = session.execute(
                     select(IdempotencyKey).where(IdempotencyKey.account_id == account_id,
                                                  IdempotencyKey.key == key).with_for_update()
@@ -216,25 +221,23 @@ class CreditsService:
         """Settle the key with this response, and write its audit row, unless another attempt
         settled it first."""
         with self.db.write() as session:
-            settled = self._settled(session, attempt)
-            if settled is not None:
-                return settled
-            self._store_response(session, attempt, status, body)
+            key = self._lock_key(session, attempt)
+            if key is not None and key.state == "done":
+                return _stored(key)
+            self._store_response(session, attempt, key, status, body)
             audit_row(session)
         return StoredResponse(status, body, False)
 
     @staticmethod
-    def _settled(session: Session, attempt: _Attempt) -> StoredResponse | None:
-        """The response of an attempt that settled the key first (locks the key until the end)."""
-        row = session.execute(select(IdempotencyKey).where(
+    def _lock_key(session: Session, attempt: _Attempt) -> IdempotencyKey | None:
+        """The attempt's key row, locked until the end: "done" when another attempt settled it first."""
+        return session.execute(select(IdempotencyKey).where(
             IdempotencyKey.account_id == attempt.account_id, IdempotencyKey.key == attempt.key,
         ).with_for_update()).scalar_one_or_none()
-        return _stored(row) if row is not None and row.state == "done" else None
 
     @staticmethod
-    def _store_response(session: Session, attempt: _Attempt, status: int, body: str) -> None:
-        row = session.execute(select(IdempotencyKey).where(
-            IdempotencyKey.account_id == attempt.account_id, IdempotencyKey.key == attempt.key)).scalar_one_or_none()
+    def _store_response(session: Session, attempt: _Attempt, row: IdempotencyKey | None, status: int,
+                        body: str) -> None:
         if row is None:  # a later attempt claimed the key, failed and released it
             row = IdempotencyKey(account_id=attempt.account_id, key=attempt.key, request_hash=attempt.request_hash,
                                  created_at=attempt.leased_at)
@@ -245,11 +248,11 @@ class CreditsService:
                          charge_id: str) -> StoredResponse:
         money = format_money(cents_to_decimal(amount_cents))
         with self.db.write() as session:
+            user = session.get_one(User, principal.user_id)  # before the lock: it is held for as little as can be
             account = lock_account(session, principal.account_id)
-            settled = self._settled(session, attempt)
-            if settled is not None:
-                return settled  # another attempt recorded this same charge
-            user = session.get_one(User, principal.user_id)
+            key = self._lock_key(session, attempt)
+            if key is not None and key.state == "done":
+                return _stored(key)  # another attempt recorded this same charge
             row = ledger.append(
                 session, account, transaction_type=TransactionType.purchase, amount_cents=amount_cents,
                 user=user, description=f"Purchase of {format_money(cents_to_decimal(amount_cents))} credits",
@@ -269,7 +272,7 @@ class CreditsService:
                 transaction=transaction_model(row, user),
                 purchase_credits=cents_to_decimal(account.balance_cents),
             ).model_dump_json()
-            self._store_response(session, attempt, 201, body)
+            self._store_response(session, attempt, key, 201, body)
             _audit_purchase(session, principal, attempt, AuditOutcome.success,
                             {"amount": money, "last4": last4, "transaction_id": row.id},
                             target=f"transaction:{row.id}")
