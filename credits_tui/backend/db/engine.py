@@ -85,11 +85,11 @@ class Database:
             self.write_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
             self.lease_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE", synchronous="NORMAL")
         else:
-            # No pre-ping: it costs a round trip on every checkout, several per request. A
-            # connection the server dropped fails its one request (500) and SQLAlchemy then
-            # discards the whole pool; recycling keeps idle connections from going stale
-            # behind firewalls and poolers in the first place.
-            self.read_engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+            # Pre-ping costs a round trip per checkout, but without it a database restart turns
+            # the next request on each pooled connection into a 500; recycling also keeps idle
+            # connections from going stale behind firewalls and poolers.
+            self.read_engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                                             pool_recycle=1800)
             self.write_engine = self.lease_engine = self.read_engine
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
