@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pydantic
-import stamina
 
 from credits_tui import __version__
 from credits_tui.api_client import errors
@@ -164,6 +163,7 @@ class CreditsClient:
 
     async def _repeat(self, attempts: int, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
         """``send()`` up to ``attempts`` times while it raises ``_AskAgain`` or ``_NoAnswer``."""
+        import stamina  # here: the CLI's quick commands import this module but never retry through it
         try:
             async for attempt in stamina.retry_context(on=_backoff, attempts=attempts, timeout=None,
                                                        wait_initial=self.backoff, wait_jitter=self.backoff,
@@ -385,6 +385,21 @@ class CreditsClient:
         params = [("limit", str(limit))] + ([("cursor", cursor)] if cursor else [])
         return await self._get("/account/notifications", NotificationPage, params)
 
+    # --- audit log ------------------------------------------------------------------------
+
+    async def audit(self, query: AuditQuery | None = None, *, limit: int = 100,
+                    cursor: str | None = None) -> AuditPage:
+        """One page of the account's audit log, newest first (admins only)."""
+        params = [*(query or AuditQuery()).to_params(), ("limit", str(limit))]
+        if cursor:
+            params.append(("cursor", cursor))
+        return await self._get("/account/audit", AuditPage, params)
+
+    async def iter_audit(self, query: AuditQuery | None = None, *, page_size: int = 500) -> AsyncIterator[AuditEvent]:
+        """Every matching audit row, newest first, one page in memory at a time."""
+        async for item in _every_page(lambda cursor: self.audit(query, limit=page_size, cursor=cursor)):
+            yield item
+
 
 def _retry_after(response: httpx.Response) -> float | None:
     """The server's ``Retry-After`` in seconds (it may send seconds or an HTTP date), or None."""
@@ -407,22 +422,6 @@ def _busy(response: httpx.Response) -> bool:
     if wait is not None and wait > MAX_RETRY_AFTER:
         return False
     return response.status_code in RETRY_STATUSES or (response.status_code == 429 and wait is not None)
-    # --- audit log ------------------------------------------------------------------------
-
-    async def audit(self, query: AuditQuery | None = None, *, limit: int = 100,
-                    cursor: str | None = None) -> AuditPage:
-        """One page of the account's audit log, newest first (admins only)."""
-        params = (query or AuditQuery()).to_params() + [("limit", str(limit))]
-        if cursor:
-            params.append(("cursor", cursor))
-        return await self._get("/account/audit", AuditPage, params)
-
-    async def iter_audit(self, query: AuditQuery | None = None, *, page_size: int = 500) -> AsyncIterator[AuditEvent]:
-        """Every matching audit row, newest first, one page in memory at a time."""
-        async for item in _every_page(lambda cursor: self.audit(query, limit=page_size, cursor=cursor)):
-            yield item
-
-
 async def _every_page(fetch: Callable[[str | None], Awaitable[Paged]]) -> AsyncIterator[Any]:
     """The items of every page, following ``next_cursor`` from the first page."""
     cursor: str | None = None
