@@ -61,3 +61,13 @@ def card_label(brand: str, last4: str) -> str:
 def type_label(transaction_type: str) -> str:
     """``Purchase``, ``Auto recharge``: a transaction type as a label beside ``Postcard``."""
     return transaction_type.replace("_", " ").capitalize()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: str | None) -> str:
+    """Text for a CSV cell as a spreadsheet shows it, never run as a formula (CSV injection)."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_START) else value

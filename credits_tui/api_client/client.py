@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pydantic
-import stamina
 
 from credits_tui import __version__
 from credits_tui.api_client import errors
@@ -164,6 +163,7 @@ class CreditsClient:
 
     async def _repeat(self, attempts: int, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
         """``send()`` up to ``attempts`` times while it raises ``_AskAgain`` or ``_NoAnswer``."""
+        import stamina  # here: the CLI's quick commands import this module but never retry through it
         try:
             async for attempt in stamina.retry_context(on=_backoff, attempts=attempts, timeout=None,
                                                        wait_initial=self.backoff, wait_jitter=self.backoff,
@@ -390,7 +390,7 @@ class CreditsClient:
     async def audit(self, query: AuditQuery | None = None, *, limit: int = 100,
                     cursor: str | None = None) -> AuditPage:
         """One page of the account's audit log, newest first (admins only)."""
-        params = (query or AuditQuery()).to_params() + [("limit", str(limit))]
+        params = [*(query or AuditQuery()).to_params(), ("limit", str(limit))]
         if cursor:
             params.append(("cursor", cursor))
         return await self._get("/account/audit", AuditPage, params)

@@ -121,7 +121,7 @@ class WireModel(BaseModel):
     """Base of every wire model: unknown fields are refused, strings are trimmed and may not
     hold a NUL character (PostgreSQL cannot store one; no name, address or email has one)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     @field_validator("*")
     @classmethod

@@ -7,7 +7,6 @@ import tomllib
 from pathlib import Path
 
 import platformdirs
-import tomli_w
 from pydantic import BaseModel, Field
 
 APP_NAME = "credits-tui"
@@ -42,6 +41,8 @@ def load_config(path: Path | None = None) -> Config:
 
 def save_config(config: Config, path: Path | None = None) -> None:
     """Write atomically (a crash never leaves half a file), readable by the user only."""
+    import tomli_w  # only when writing: reading is every command's, writing only login's
+
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".toml.tmp")

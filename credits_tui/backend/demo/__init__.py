@@ -7,6 +7,7 @@ history follows the product's rules (``history``), and Other Co.'s month close i
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -95,7 +96,8 @@ def is_empty(database: Database) -> bool:
 
 
 def seed_demo(database: Database, settings: Settings, *, transactions: int = DEMO_TRANSACTIONS,
-              password_hash: str | None = None, seed: int = 2026) -> None:
+              password_hash: str | None = None, seed: int = 2026,
+              progress: Callable[[int], None] | None = None) -> None:
     """Write the demo accounts into an empty database (refuses a database that has data)."""
     if not is_empty(database):
         raise RuntimeError("the database already has accounts; demo data goes into an empty database only")
@@ -109,7 +111,7 @@ def seed_demo(database: Database, settings: Settings, *, transactions: int = DEM
         admins = [Author(u.id, u.name, u.email) for u in users if u.role == Role.admin.value]
         service = next(Author(u.id, u.name, u.email) for u in users if u.role == Role.service.value)
     charges = write_history(database, settings, demo_id, token, last4, admins, service, transactions,
-                            random.Random(seed))
+                            random.Random(seed), progress)
     record_card_charges(database, demo_id, last4, charges)
     _record_free_quotas(database, settings, demo_id)
     with database.write() as session:

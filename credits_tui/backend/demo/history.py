@@ -258,7 +258,8 @@ class DemoCoHistory:
 
 
 def write_history(database: Database, settings: Settings, account_id: int, card_token: str, card_last4: str,
-                  admins: list[Author], service: Author, count: int, rng: random.Random) -> list[CardCharge]:
+                  admins: list[Author], service: Author, count: int, rng: random.Random,
+                  progress: Callable[[int], None] | None = None) -> list[CardCharge]:
     """Insert Demo Co.'s history and its paid invoices in one transaction; return the card charges.
 
     A large load drops the ledger's indexes and rebuilds them once at the end.
@@ -290,6 +291,8 @@ def write_history(database: Database, settings: Settings, account_id: int, card_
             if len(batch) >= _BATCH:
                 connection.execute(table.insert(), batch)
                 last = batch[-1]
+                if progress:
+                    progress(len(batch))  # rows just written, for a progress bar
                 batch.clear()
         if batch:
             connection.execute(table.insert(), batch)

@@ -56,6 +56,7 @@ from credits_tui.backend.db.schema import DailyTotal, LedgerTransaction, User
 from credits_tui.backend.db.search_index import SQLITE_PREFIX_MAX
 from credits_tui.backend.errors import BadRequest, Unprocessable
 from credits_tui.backend.services.ledger import search_words
+from credits_tui.formatting import spreadsheet_cell
 
 MAX_SEARCH_WORDS = 8
 _CURSOR_RE = re.compile(r"^v1:([0-9]{1,19})$")
@@ -394,14 +395,7 @@ def _ceil_day(moment: datetime) -> datetime:
 
 CSV_COLUMNS = ["id", "created_at", "transaction_type", "process_type", "user_email", "user_name",
                "amount", "balance_after", "description", "reference"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str | None) -> str:
-    """Text as a spreadsheet shows it, never run as a formula (CSV injection)."""
-    if not value:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+_cell = spreadsheet_cell  # one rule for every CSV this product writes (the CLI's audit export too)
 
 
 def csv_lines(rows: Iterator[Row[Any]]) -> Iterator[str]:
