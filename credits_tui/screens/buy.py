@@ -24,6 +24,7 @@ from credits_tui.api_client.models import AccountStatus, CardSummary, PurchaseRe
 from credits_tui.formatting import credits_text
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
+from credits_tui.session import Session
 from credits_tui.widgets.amount_input import DEFAULT_MAX_PURCHASE, AmountInput
 from credits_tui.widgets.money import BalanceDigits
 
@@ -40,6 +41,7 @@ def card_text(card: CardSummary) -> str:
 
 
 class BuyScreen(CreditsScreen):
+    SECTION = "buy"
     CSS_PATH = "buy.tcss"
     AUTO_FOCUS = "#amount"
     # Until the account status says the server's maximum (and if an older server does not),
@@ -52,22 +54,17 @@ class BuyScreen(CreditsScreen):
         Binding("enter", "buy", "Buy"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self._status: AccountStatus | None = None
         self._balance: Decimal | None = None
         self._busy = False
         self._confirming = False  # the confirm is open (or just answered): Enter waits for it
         # (amount, key) of a purchase whose outcome is unknown: a retry of it reuses the key.
         self._pending: tuple[Decimal, str] | None = None
-        self._composed_for = self._who()
+        self._composed_for = session.who  # another sign-in on the same app gets a fresh form
 
     # --- layout -----------------------------------------------------------------------------
-
-    def _who(self) -> tuple[int, Role] | None:
-        """Who the screen is for: another sign-in on the same app gets a fresh screen."""
-        me = getattr(self.app, "me", None)
-        return (me.id, me.role) if me is not None else None
 
     @property
     def can_buy(self) -> bool:
@@ -125,8 +122,8 @@ class BuyScreen(CreditsScreen):
 
     @work(exclusive=True, group="buy-status", exit_on_error=False)
     async def load(self) -> None:
-        if self._who() != self._composed_for:  # another user signed in: start afresh
-            self._composed_for = self._who()
+        if self.session.who != self._composed_for:  # another user signed in: start afresh
+            self._composed_for = self.session.who
             self._status = self._balance = self._pending = None
             await self.recompose()
             self._show_hint()
@@ -364,7 +361,8 @@ class BuyScreen(CreditsScreen):
 
     # --- command palette ----------------------------------------------------------------------
 
-    def commands(self) -> Iterable[SystemCommand]:
+    def section_commands(self) -> Iterable[SystemCommand]:
+        yield from super().section_commands()
         if not self.can_buy:
             return
         yield SystemCommand("Buy credits", "Ask to confirm the amount typed on Buy Credits", self.action_buy)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from time import monotonic
-from typing import TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -27,7 +25,6 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, ProgressBar, Select, Static
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import (
     PriceCatalog,
     TransactionPage,
@@ -37,10 +34,12 @@ from credits_tui.api_client.models import (
     UserList,
 )
 from credits_tui.formatting import credits_text, type_label
+from credits_tui.messages import SessionExpired
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.export_csv import ExportCsv, default_export_path
 from credits_tui.screens.receipt import ReceiptScreen, has_receipt
 from credits_tui.screens.transaction_detail import TransactionDetail
+from credits_tui.session import Session
 from credits_tui.timeframes import ALL_TIME, LABELS, DateError, TimeFrameChoice, describe_window
 from credits_tui.widgets.time_frame import TimeFrame
 from credits_tui.widgets.transaction_table import TransactionTable
@@ -50,9 +49,7 @@ PAGE_SIZE = 100
 SEARCH_DELAY = 0.3  # seconds of quiet after the last key before searching
 DATE_DELAY = 0.8  # a date is longer to type: wait a little more before judging it
 BUSY_DELAY = 0.2  # a fetch quicker than this shows no spinner (no flicker on paging)
-RELOAD_GRACE = 0.5  # a reload this soon after the same query started is not repeated
 ALL = ""  # the value of every "All …" choice
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,6 +79,7 @@ def count_csv_records(chunk: bytes, in_quotes: bool) -> tuple[int, bool]:
 
 
 class ManageScreen(CreditsScreen):
+    SECTION = "manage"
     CSS_PATH = "manage.tcss"
     AUTO_FOCUS = "#transactions"  # the table first: Enter, n, p and e work at once
     BINDINGS = [
@@ -95,11 +93,10 @@ class ManageScreen(CreditsScreen):
         Binding("escape", "focus_table", "Table", show=False),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self._query: TransactionQuery | None = None  # the query the rows and totals are for
         self._applied: Filters | None = None  # the filters that query came from
-        self._applied_at = 0.0
         self._window: tuple[datetime | None, datetime | None] = (None, None)  # of the query shown
         self._frame = ""  # the time frame of the query shown
         self._cursors: list[str | None] = [None]  # the cursor of each page up to the current one
@@ -113,8 +110,6 @@ class ManageScreen(CreditsScreen):
         self._choices_loaded = False
         self._debounce: Timer | None = None
         self._busy_timers: dict[str, Timer] = {}
-        self._skip_resume = False  # set while this screen's own dialog is open
-        self._resuming_from_dialog = False
         self._failed: set[str] = set()  # which of "page" and "totals" failed last time
         self.exporting = False
         self.last_export: tuple[Path, int] | None = None  # where the last export went, and its rows
@@ -144,16 +139,6 @@ class ManageScreen(CreditsScreen):
             with Horizontal(id="export-bar"):
                 yield Static("", id="export-label", markup=False)
                 yield ProgressBar(id="export-progress", show_eta=False)
-
-    # Textual calls the handler of every class in the MRO, subclass first: CreditsScreen's
-    # on_screen_resume (which reloads) runs after this one. (Preventing the default would also
-    # skip Screen's own resume handling, so a flag tells reload() to stand aside.)
-
-    def on_screen_resume(self) -> None:
-        if self._skip_resume:  # back from this screen's own dialog: nothing changed
-            self._skip_resume = False
-            self._resuming_from_dialog = True
-            self.call_next(setattr, self, "_resuming_from_dialog", False)
 
     # --- widgets ------------------------------------------------------------------------
 
@@ -266,7 +251,6 @@ class ManageScreen(CreditsScreen):
             self._applied = None
             return
         self._applied = filters
-        self._applied_at = monotonic()
         self._query = query
         self._frame = filters.time_frame.frame
         self._generation += 1
@@ -281,13 +265,8 @@ class ManageScreen(CreditsScreen):
             self.load_chart(query, self._window)
 
     def reload(self) -> None:
-        if self._resuming_from_dialog:
-            return
         if not self._choices_loaded:
             self.load_choices()
-        if (self._applied is not None and self.filters() == self._applied
-                and monotonic() - self._applied_at < RELOAD_GRACE):
-            return  # these figures were just asked for (mount and resume both ask)
         self.apply_filters(refresh=True)
 
     @on(TimeFrame.Changed)
@@ -341,14 +320,16 @@ class ManageScreen(CreditsScreen):
     @work(exclusive=True, group="transactions", exit_on_error=False)
     async def load_page(self, request: int, query: TransactionQuery, index: int, page_cursor: str | None,
                         cursor: int | str) -> None:
-        result = await self._fetch(lambda api: api.transactions(query, limit=PAGE_SIZE, cursor=page_cursor))
+        # The banner is left to _report: page and totals load side by side, and one's success
+        # must not hide the other's failure.
+        result = await self.call_api(lambda api: api.transactions(query, limit=PAGE_SIZE, cursor=page_cursor),
+                                     show_errors=False)
         if request != self._page_request:
             return  # a newer page or query was asked for meanwhile: this one is stale
         self._page_loading = False
         self._set_busy("table", False)
         self._report("page", result)
         if isinstance(result, errors.ApiError):
-            self._applied_at = 0.0  # a retry must not look like a repeat
             self.table.show_page([])
             self._next_cursor = None
             self._show_page_info()
@@ -376,29 +357,17 @@ class ManageScreen(CreditsScreen):
 
     @work(exclusive=True, group="totals", exit_on_error=False)
     async def load_totals(self, generation: int, query: TransactionQuery) -> None:
-        result = await self._fetch(lambda api: api.summary(query))
+        result = await self.call_api(lambda api: api.summary(query), show_errors=False)
         if generation != self._generation:
             return  # the filters changed meanwhile
         self._set_busy("totals", False)
         self._report("totals", result)
         if isinstance(result, errors.ApiError):
-            self._applied_at = 0.0
             self._show_totals(failed=True)
             return
         self._summary = result
         self._show_totals()
         self._show_page_info()
-
-    async def _fetch(self, request: Callable[[CreditsClient], Awaitable[T]]) -> T | errors.ApiError:
-        """Like ``call_api``, without touching the banner: page and totals load side by side, and
-        one's success must not hide the other's failure (``_report`` decides, once not stale)."""
-        try:
-            return await request(self.app.api)
-        except errors.AuthenticationError as error:
-            self.app.session_expired()
-            return error
-        except errors.ApiError as error:
-            return error
 
     def _report(self, what: str, result: object) -> None:
         """Show a failure in the banner; hide it once neither the page nor the totals fail."""
@@ -509,8 +478,7 @@ class ManageScreen(CreditsScreen):
         item = self.table.transaction(event.row_key.value)
         if item is not None and has_receipt(item):
             # A card charge opens its receipt: what finance wants; the details are one key (d) further.
-            self._skip_resume = True
-            self.app.push_screen(ReceiptScreen(self.app.api, item, self._labels.get(item.process_type or "")))
+            self.app.push_screen(ReceiptScreen(self.call_api, item, self._labels.get(item.process_type or "")))
         elif item is not None:
             self.show_detail(item.id)
 
@@ -519,10 +487,10 @@ class ManageScreen(CreditsScreen):
         item = self.table.current if transaction_id is None else self.table.transaction(str(transaction_id))
         if item is None:
             return
-        self._skip_resume = True
         self.app.push_screen(TransactionDetail(item, self._labels.get(item.process_type or "")))
 
-    def commands(self) -> Iterable[SystemCommand]:
+    def section_commands(self) -> Iterable[SystemCommand]:
+        yield from super().section_commands()
         yield SystemCommand("Search transactions", "Focus the search field (/)", self.action_focus_search)
         if self._next_cursor is not None:
             yield SystemCommand("Next page", "The next 100 transactions (n)", self.action_next_page)
@@ -546,7 +514,7 @@ class ManageScreen(CreditsScreen):
     @work(exclusive=True, group="chart", exit_on_error=False)
     async def load_chart(self, query: TransactionQuery, window: tuple[datetime | None, datetime | None]) -> None:
         """Credits used per day for the query of the rows (a failure is said in the chart only)."""
-        result = await self._fetch(lambda api: api.daily_usage(query))
+        result = await self.call_api(lambda api: api.daily_usage(query), show_errors=False)
         chart = self.query_one("#usage-chart", UsageChart)
         if isinstance(result, errors.ApiError):
             chart.show_failure(f"Usage could not be loaded: {result.message} (r to retry)")
@@ -574,7 +542,6 @@ class ManageScreen(CreditsScreen):
             if path is not None:
                 self.export_csv(query, path, summary.count if summary is not None else None)
 
-        self._skip_resume = True
         self.app.push_screen(ExportCsv(default_export_path(), description), chosen)
 
     def _show_export(self, label: str | None, *, progress: int = 0, total: int | None = None) -> None:
@@ -594,7 +561,7 @@ class ManageScreen(CreditsScreen):
         handle = None
         try:
             handle = await asyncio.to_thread(open, part, "wb")
-            async for chunk in self.app.api.stream_csv(query):
+            async for chunk in self.session.client.stream_csv(query):
                 await asyncio.to_thread(handle.write, chunk)
                 ends, in_quotes = count_csv_records(chunk, in_quotes)
                 rows += ends
@@ -605,7 +572,7 @@ class ManageScreen(CreditsScreen):
             await asyncio.to_thread(os.replace, part, path)
         except errors.AuthenticationError:
             await self._discard(handle, part)
-            self.app.session_expired()
+            self.post_message(SessionExpired())
         except errors.ApiError as error:
             await self._discard(handle, part)
             self.notify(f"The export failed: {error.message}", title="Export CSV", severity="error",
@@ -645,7 +612,7 @@ class ManageScreen(CreditsScreen):
         async def fetch(api) -> tuple[PriceCatalog, UserList]:
             return await asyncio.gather(api.prices(), api.users())
 
-        result = await self._fetch(fetch)
+        result = await self.call_api(fetch, show_errors=False)
         if isinstance(result, errors.ApiError):
             return  # the filters stay at "All"; a refresh tries again
         prices, users = result

@@ -22,6 +22,7 @@ from credits_tui.formatting import card_label, credits_text
 from credits_tui.runway import runway_text, usage_window
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
+from credits_tui.session import Session
 from credits_tui.widgets.money import BalanceDigits
 from credits_tui.widgets.transaction_table import TransactionTable
 from credits_tui.widgets.usage_chart import UsageChart
@@ -34,10 +35,11 @@ def quota_use(quota: FreeQuota) -> str:
 
 
 class StatusScreen(CreditsScreen):
+    SECTION = "status"
     CSS_PATH = "status.tcss"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.loaded = False  # once figures are shown, a refresh keeps them until the new ones arrive
         self._labels: dict[str, str] = {}
 

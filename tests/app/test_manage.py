@@ -484,7 +484,7 @@ async def test_every_action_is_in_the_command_palette_and_the_footer(make_app):
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
         assert app.focused is screen.query_one(TransactionTable)  # the table has the keys from the start
-        titles = {command.title for command in app.get_system_commands(screen)}
+        titles = {command.title for command in screen.section_commands()}
         assert {"Search transactions", "Next page", "Transaction details", "Export CSV"} <= titles
         shown = {binding.key for (_node, binding, _enabled, _tooltip) in screen.active_bindings.values()
                  if binding.show}
