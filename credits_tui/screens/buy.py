@@ -20,8 +20,8 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, LoadingIndicator, Static
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.models import AccountStatus, CardSummary, PurchaseResult, Role
-from credits_tui.formatting import credits_text
+from credits_tui.api_client.models import AccountStatus, PurchaseResult, Role
+from credits_tui.formatting import card_label, credits_text
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
 from credits_tui.session import Session
@@ -32,12 +32,6 @@ QUICK_AMOUNTS = (25, 50, 100, 250, 500)
 READ_ONLY_NOTE = ("Only administrators can buy credits. You can see the balance here; ask an administrator "
                   "of your account to buy more.")
 NO_CARD_NOTE = "A card on file is required to buy credits. Add one on Billing, then come back here."
-
-
-def card_text(card: CardSummary) -> str:
-    """``Visa card ending 4242``."""
-    brand = card.brand.title() if card.brand and card.brand != "card" else "credit"
-    return f"{brand} card ending {card.last4}"
 
 
 class BuyScreen(CreditsScreen):
@@ -139,7 +133,7 @@ class BuyScreen(CreditsScreen):
             self.amount_input.maximum = result.max_purchase
         self.query_one("#balance", BalanceDigits).show_amount(result.purchase_credits)
         card = result.card_on_file
-        card_box.update(f"{card_text(card)}\nExpires {card.exp_month:02d}/{card.exp_year}" if card
+        card_box.update(f"{card_label(card.brand, card.last4)}\nExpires {card.exp_month:02d}/{card.exp_year}" if card
                         else "No card on file.")
         if self.can_buy:
             self._show_no_card(None if card else NO_CARD_NOTE)
@@ -191,7 +185,8 @@ class BuyScreen(CreditsScreen):
         elif status.card_on_file is None:
             summary.update("No card on file.")
         else:
-            summary.update(f"Charge {credits_text(amount)} USD to the {card_text(status.card_on_file)} · "
+            card = status.card_on_file
+            summary.update(f"Charge {credits_text(amount)} USD to {card_label(card.brand, card.last4)} · "
                            f"balance after: {credits_text(self._balance + amount)}")
 
     @on(Input.Changed, "#amount")
@@ -260,7 +255,8 @@ class BuyScreen(CreditsScreen):
         amount = field.amount
         assert amount is not None
         self._confirming = True
-        self.app.push_screen(ConfirmPurchase(amount, card_text(status.card_on_file), self._balance + amount),
+        card = status.card_on_file
+        self.app.push_screen(ConfirmPurchase(amount, card_label(card.brand, card.last4), self._balance + amount),
                              callback=lambda buy: self._confirmed(amount, buy))
 
     def _confirmed(self, amount: Decimal, buy: bool | None) -> None:
