@@ -26,7 +26,9 @@ from credits_tui.api_client.models import Me, Role
 from credits_tui.auth.profiles import DEFAULT_PROFILE, ConfigError, load_config, save_config
 from credits_tui.auth.session import remember
 from credits_tui.auth.tokens import TokenStore
+from credits_tui.messages import SessionExpired
 from credits_tui.screens.audit import AuditScreen
+from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.billing import BillingScreen
 from credits_tui.screens.buy import BuyScreen
 from credits_tui.screens.help import HelpScreen, KeyRow, keys_of
@@ -36,9 +38,10 @@ from credits_tui.screens.sign_in import SignedIn, SignInScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.unreachable import UnreachableScreen
 from credits_tui.sections import SECTIONS, section_for
+from credits_tui.session import Session
 from credits_tui.widgets.section_tabs import SectionTabs
 
-SECTION_SCREENS: dict[str, type[Screen[None]]] = {
+SECTION_SCREENS: dict[str, type[CreditsScreen]] = {
     "status": StatusScreen, "billing": BillingScreen, "buy": BuyScreen, "manage": ManageScreen,
     "audit": AuditScreen,
 }
@@ -62,10 +65,8 @@ class Connection:
 class CreditsApp(App[None]):
     TITLE = "Purchase Credits"
     CSS_PATH = "app.tcss"
-    MODES = {section.mode: SECTION_SCREENS[section.mode] for section in SECTIONS}
     BINDINGS = [
         Binding("question_mark", "keys", "Keys", key_display="?"),
-        Binding("r", "refresh", "Refresh"),
         # F-keys work in text fields too (priority); digits only where they are not typed.
         *(Binding(section.keys[1], f"section('{section.mode}')", section.title, priority=True, show=False)
           for section in SECTIONS),
@@ -83,18 +84,27 @@ class CreditsApp(App[None]):
         self.connection = connection
         self.store = store or TokenStore()
         self.profile = profile
-        self.me: Me | None = None
-        self._api: CreditsClient | None = None
+        self._session: Session | None = None  # one per server; the section screens share it
         self._section = SECTIONS[0].mode  # where a sign-in returns to
         self._sections_for: int | None = None  # the user the section screens were made for
         self._gates: set[str] = set()  # the gate modes that exist now (at most one once settled)
+        self._shown: set[str] = set()  # the sections shown since their screens were made
 
     # --- session --------------------------------------------------------------------------
 
     @property
     def api(self) -> CreditsClient:
-        assert self._api is not None, "no server yet"
-        return self._api
+        assert self._session is not None, "no server yet"
+        return self._session.client
+
+    @property
+    def me(self) -> Me | None:
+        return self._session.me if self._session is not None else None
+
+    @me.setter
+    def me(self, me: Me | None) -> None:
+        assert self._session is not None, "no server yet"
+        self._session.me = me
 
     @property
     def signed_in(self) -> bool:
@@ -112,7 +122,7 @@ class CreditsApp(App[None]):
     async def on_mount(self) -> None:
         self._load_theme()
         if self.connection.server and self.connection.token:
-            self._api = self._client_for(self.connection.server, self.connection.token)
+            self._session = Session(self._client_for(self.connection.server, self.connection.token))
             self.resume_session()
         else:
             await self._ask_sign_in(None)
@@ -149,10 +159,12 @@ class CreditsApp(App[None]):
 
     async def on_signed_in(self, message: SignedIn) -> None:
         """The sign-in screen got a token: keep it, retire the one it replaces, show the sections."""
-        old = self._api
-        self._api = self._client_for(message.server, message.token)
-        if old is not None:
-            self._retire(old)
+        client = self._client_for(message.server, message.token)
+        if self._session is None:
+            self._session = Session(client)
+        else:  # the screens made for this session see the new client at once
+            self._retire(self._session.client)
+            self._session.client = client
         self.connection.server, self.connection.email = message.server, message.me.email
         if self.connection.remember_token:
             self._keep_token(message.server, message.me.email, message.token)
@@ -184,14 +196,31 @@ class CreditsApp(App[None]):
             return
         if not self.is_running:
             return  # quitting: Textual is closing every mode's screens, leave them be
-        if self._sections_for not in (None, me.id):  # nothing of the last user's stays
+        if self._sections_for != me.id:  # the first sign-in, or nothing of the last user's stays
             self._section = SECTIONS[0].mode
             for section in SECTIONS:
-                await self.remove_mode(section.mode)
-                self.add_mode(section.mode, SECTION_SCREENS[section.mode])
+                if self._sections_for is not None:
+                    await self.remove_mode(section.mode)
+                self.add_mode(section.mode, self._section_screen_factory(section.mode))
+            self._shown.clear()
         self._sections_for = me.id
-        await self.switch_mode(self._section)
+        await self._show_section(self._section)
         await self._close_gates()
+
+    def _section_screen_factory(self, mode: str) -> Callable[[], CreditsScreen]:
+        session = self._session
+        assert session is not None
+        return lambda: SECTION_SCREENS[mode](session)
+
+    async def _show_section(self, mode: str) -> None:
+        """Switch to ``mode``: a section shown before loads again (a purchase elsewhere changes it);
+        one shown for the first time loads as it mounts."""
+        again = mode in self._shown
+        await self.switch_mode(mode)
+        self._shown.add(mode)
+        screen = self.screen_stack[0]
+        if again and isinstance(screen, CreditsScreen):
+            screen.reload()
 
     async def _open_gate(self, mode: str, make: Callable[[], Screen[None]]) -> Screen[None]:
         """Show ``make()`` in place of the sections; it replaces any other gate screen."""
@@ -222,7 +251,7 @@ class CreditsApp(App[None]):
         await self._open_gate(SIGN_IN, lambda: SignInScreen(self.connection.server, self.connection.email,
                                                              notice=notice))
 
-    def session_expired(self) -> None:
+    def on_session_expired(self, _: SessionExpired) -> None:
         """A 401 mid-session: forget the token and ask to sign in again (once)."""
         if self.current_mode == SIGN_IN:
             return
@@ -260,20 +289,20 @@ class CreditsApp(App[None]):
         await self._ask_sign_in("Signed out.")
 
     async def on_unmount(self) -> None:
-        if self._api is not None:
-            await self._api.aclose()
+        if self._session is not None:
+            await self._session.client.aclose()
 
     # --- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("section", "refresh"):
+        if action == "section":
             # Not from under a dialog either: it is answered (or cancelled) first.
             return self.sections_open and not isinstance(self.screen, ModalScreen)
         return True
 
     async def action_section(self, mode: str) -> None:
         if self.current_mode != mode:
-            await self.switch_mode(mode)
+            await self._show_section(mode)
 
     async def on_section_tabs_chosen(self, message: SectionTabs.Chosen) -> None:
         if self.check_action("section", (message.mode,)):
@@ -283,10 +312,6 @@ class CreditsApp(App[None]):
         """Escape leaves a text field, so that the section keys and ``r`` and ``?`` work."""
         if isinstance(self.screen.focused, Input):
             self.screen.set_focus(None)
-
-    def action_refresh(self) -> None:
-        if hasattr(self.screen, "reload"):
-            self.screen.reload()
 
     def action_keys(self) -> None:
         if not isinstance(self.screen, ModalScreen):
@@ -306,11 +331,9 @@ class CreditsApp(App[None]):
             for section in SECTIONS:
                 yield SystemCommand(section.title, section.summary,
                                     lambda mode=section.mode: self.run_action(f"section('{mode}')"))
-            yield SystemCommand("Refresh", "Load the current section again", self.action_refresh)
         yield SystemCommand("Keys", "Every key of this screen", self.action_keys)
         if self.signed_in:
             yield SystemCommand("Sign out", "Revoke this sign-in and forget it", self.sign_out)
-        yield from getattr(screen, "commands", lambda: ())()
 
     # --- theme ----------------------------------------------------------------------------
 

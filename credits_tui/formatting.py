@@ -6,6 +6,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from rich.text import Text
+
 _GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 _RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dhw])\s*$", re.IGNORECASE)
 _UNITS = {"d": "days", "h": "hours", "w": "weeks"}
@@ -71,3 +73,13 @@ def spreadsheet_cell(value: str | None) -> str:
     if not value:
         return ""
     return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def amount_text(amount: Decimal, *, signed: bool = True, style: str = "") -> Text:
+    """An amount for the screen: ``+25.00`` green, ``-3.25`` red, zero neither (nothing moved).
+
+    ``style`` is added (``bold``, ``justify`` is left to the caller); without ``signed`` the
+    figure is plain, for balances.
+    """
+    colour = ("green" if amount > 0 else "red" if amount < 0 else "") if signed else ""
+    return Text(credits_text(amount, signed=signed), style=f"{style} {colour}".strip())

@@ -26,6 +26,7 @@ from credits_tui.api_client import errors
 from credits_tui.api_client.models import AuditAction, AuditQuery, UserList
 from credits_tui.screens.audit_detail import AuditDetail
 from credits_tui.screens.base import CreditsScreen
+from credits_tui.session import Session
 from credits_tui.timeframes import ALL_TIME, DateError, TimeFrameChoice
 from credits_tui.widgets.audit_table import AuditTable, action_label
 from credits_tui.widgets.time_frame import TimeFrame
@@ -45,6 +46,7 @@ class Filters:
 
 
 class AuditScreen(CreditsScreen):
+    SECTION = "audit"
     CSS_PATH = "audit.tcss"
     AUTO_FOCUS = "#audit-events"  # the table first: Enter, n and p work at once
     BINDINGS = [
@@ -53,8 +55,8 @@ class AuditScreen(CreditsScreen):
     ]
     page_size: ClassVar[int] = 100  # tests page through the demo's few dozen rows with less
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self._applied: Filters | None = None  # the filters of the query shown
         self._query: AuditQuery | None = None
         self._cursors: list[str | None] = [None]  # the cursor of each page up to the current one
@@ -156,7 +158,7 @@ class AuditScreen(CreditsScreen):
 
     def reload(self) -> None:
         if self._loading and self.filters() == self._applied:
-            return  # the same answer is on its way (mount and resume both ask on the first visit)
+            return  # the same answer is on its way
         self.apply_filters(refresh=True)
 
     @on(Select.Changed, "#audit-action, #audit-actor")
@@ -281,7 +283,8 @@ class AuditScreen(CreditsScreen):
         if item is not None:
             self.app.push_screen(AuditDetail(item))
 
-    def commands(self) -> Iterable[SystemCommand]:
+    def section_commands(self) -> Iterable[SystemCommand]:
+        yield from super().section_commands()
         if self._next_cursor is not None:
             yield SystemCommand("Next page", "Older audit events (n)", self.action_next_page)
         if self._page_index > 0:

@@ -1,46 +1,84 @@
-"""What every section screen shares: header, section tabs, error banner, footer, calling the API."""
+"""What every section screen shares: header, section tabs, error banner, footer, the ``r`` key,
+its palette entries, and the one place a request to the server is made and its failure mapped.
+
+A section screen is given the ``Session`` (the client and who is signed in) when it is made.
+It loads once when it is first shown; the app calls ``reload()`` each time the section is
+switched to again, and ``r`` / the banner's Retry call it too. A failure goes to the error
+banner; a lost sign-in is posted as ``SessionExpired`` for the app to handle.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.client import CreditsClient
+from credits_tui.messages import SessionExpired
+from credits_tui.session import Session
 from credits_tui.widgets.error_banner import ErrorBanner
 from credits_tui.widgets.section_tabs import SectionTabs
 from credits_tui.widgets.warnings_bar import WarningsBar
 
-if TYPE_CHECKING:
-    from credits_tui.app import CreditsApp
-
 T = TypeVar("T")
+
+
+class CallApi(Protocol):
+    """``CreditsScreen.call_api``, as the dialogs of a section are given it (they ask through it)."""
+
+    async def __call__(self, request: Callable[[CreditsClient], Awaitable[T]], *,
+                       show_errors: bool = True) -> T | errors.ApiError: ...
+
+
+class SectionCommands(Provider):
+    """The palette entries of the section shown (``CreditsScreen.section_commands``)."""
+
+    def _commands(self) -> list[SystemCommand]:
+        screen = self.screen
+        return list(screen.section_commands()) if isinstance(screen, CreditsScreen) else []
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(command.title, command.callback, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            if (score := matcher.match(command.title)) > 0:
+                yield Hit(score, matcher.highlight(command.title), command.callback, help=command.help)
 
 
 class CreditsScreen(Screen[None]):
     """A top-level section (Status, Billing, Buy Credits, Manage Credits).
 
-    Subclasses compose their body and implement ``reload``, which starts an exclusive
-    worker; ``call_api`` turns every failure into the error banner (or a new sign-in).
-    Textual runs the ``on_mount``/``on_screen_resume`` of every class in the hierarchy,
-    subclass first: subclasses define their own without calling ``super()``.
+    Subclasses name their ``SECTION``, compose their body and implement ``reload``, which
+    starts an exclusive worker that asks through ``call_api``.
     """
 
-    app: CreditsApp  # type: ignore[assignment]
-    # Here as well as on the app: a screen's keys come first in the footer, and at 80 columns
-    # the app's own would be cut off after a section's. ``?`` must always be in sight.
-    BINDINGS = [Binding("question_mark", "app.keys", "Keys", key_display="?")]
+    SECTION: ClassVar[str] = ""  # the app mode (sections.py) that shows this screen
+    COMMANDS = {SectionCommands}
+    # ``?`` here as well as on the app: a screen's keys come first in the footer, and at 80
+    # columns the app's own would be cut off after a section's. ``?`` must always be in sight.
+    BINDINGS = [
+        Binding("r", "reload", "Refresh", id="refresh"),
+        Binding("question_mark", "app.keys", "Keys", key_display="?", id="keys"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield WarningsBar()
-        yield SectionTabs(self.app.current_mode)
+        yield WarningsBar(self.session)
+        yield SectionTabs(self.SECTION)
         yield ErrorBanner()
         yield from self.compose_body()
         # Compact: the keys that matter fit 80 columns (the tab bar already shows 1-4).
@@ -50,17 +88,18 @@ class CreditsScreen(Screen[None]):
         raise NotImplementedError
 
     def on_mount(self) -> None:
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        for tabs in self.query(SectionTabs):  # none yet on the first resume, before compose
-            tabs.mark(self.app.current_mode)
-        # Coming back to a section shows fresh figures (a purchase elsewhere changes them).
-        if self.is_mounted and self.app.signed_in:
-            self.reload()
+        # Textual runs every class's on_mount, subclass first: subclasses need not call super().
+        self.reload()  # the first show; the app asks again each time the section is switched to
 
     def reload(self) -> None:
         """Fetch what the screen shows (in a worker)."""
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def section_commands(self) -> Iterable[SystemCommand]:
+        """This section's palette entries (subclasses add theirs after these)."""
+        yield SystemCommand("Refresh", "Load the current section again (r)", self.reload)
 
     def on_error_banner_retry(self, _: ErrorBanner.Retry) -> None:
         self.reload()
@@ -71,15 +110,27 @@ class CreditsScreen(Screen[None]):
 
     async def call_api(self, request: Callable[[CreditsClient], Awaitable[T]], *,
                        show_errors: bool = True) -> T | errors.ApiError:
-        """Run ``request``; a failure is returned (and shown), a lost sign-in starts a new one."""
+        """Run ``request`` with the session's client; a failure is returned instead of raised.
+
+        With ``show_errors`` the failure is shown in the banner (and a success hides it);
+        without, the banner is left to the caller. A lost sign-in is posted as ``SessionExpired``.
+        """
         try:
-            result = await request(self.app.api)
+            result = await request(self.session.client)
         except errors.AuthenticationError as error:
-            self.app.session_expired()
+            self.post_message(SessionExpired())
             return error
         except errors.ApiError as error:
             if show_errors:
-                self.error_banner.show(error.message, retry=not isinstance(error, errors.ForbiddenError))
+                self.show_error(error)
             return error
-        self.error_banner.hide()
+        if show_errors:
+            self.error_banner.hide()
         return result
+
+    def show_error(self, error: errors.ApiError) -> None:
+        """The banner, with Retry unless retrying cannot help (a refusal of this role)."""
+        self.error_banner.show(error.message, retry=not isinstance(error, errors.ForbiddenError))
+
+
+__all__ = ["CallApi", "CreditsScreen", "SectionCommands"]

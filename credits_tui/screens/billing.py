@@ -19,10 +19,11 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, Static
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.models import CardSummary, Invoice, InvoiceList, InvoiceStatus, Role
+from credits_tui.api_client.models import CardSummary, Invoice, InvoiceList, InvoiceStatus
 from credits_tui.formatting import card_label, credits_text
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.card_form import CardFormScreen, Mode
+from credits_tui.session import Session
 from credits_tui.widgets.alerts_panel import AlertsPanel
 from credits_tui.widgets.auto_recharge_panel import AutoRechargePanel
 from credits_tui.widgets.warnings_bar import WarningsBar
@@ -55,6 +56,7 @@ def status_text(invoice: Invoice) -> Text:
 
 
 class BillingScreen(CreditsScreen):
+    SECTION = "billing"
     CSS_PATH = "billing.tcss"
     AUTO_FOCUS = None  # focus goes to the first action once the card is loaded (see show_card)
     BINDINGS = [
@@ -64,8 +66,8 @@ class BillingScreen(CreditsScreen):
         Binding("x", "remove_card", "Remove card"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.card: CardSummary | None = None
         self.invoices: list[Invoice] = []
         self.loaded = False
@@ -109,8 +111,7 @@ class BillingScreen(CreditsScreen):
 
     @property
     def is_admin(self) -> bool:
-        me = self.app.me
-        return me is not None and me.role == Role.admin
+        return self.session.is_admin
 
     def may(self, action: str) -> bool:
         """Whether ``action`` (add, edit, replace, remove) is offered now."""
@@ -125,8 +126,8 @@ class BillingScreen(CreditsScreen):
             return self.may("remove")
         return True
 
-    def commands(self) -> Iterable[SystemCommand]:
-        """Billing's actions in the command palette (the app adds these to its own)."""
+    def section_commands(self) -> Iterable[SystemCommand]:
+        yield from super().section_commands()
         if self.may("add"):
             yield SystemCommand("Add Credit Card", "Put a card on file to buy credits",
                                 lambda: self.run_action("card_form('add')"))
@@ -284,7 +285,7 @@ class BillingScreen(CreditsScreen):
         if not self.may(mode):
             return
         form_mode: Mode = mode  # type: ignore[assignment]
-        self.app.push_screen(CardFormScreen(form_mode, self.card if mode != "add" else None),
+        self.app.push_screen(CardFormScreen(self.call_api, form_mode, self.card if mode != "add" else None),
                              callback=self._card_saved)
 
     def _card_saved(self, card: CardSummary | None) -> None:

@@ -20,10 +20,11 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, LoadingIndicator, Static
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.models import AccountStatus, CardSummary, PurchaseResult, Role
-from credits_tui.formatting import credits_text
+from credits_tui.api_client.models import AccountStatus, PurchaseResult, Role
+from credits_tui.formatting import card_label, credits_text
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
+from credits_tui.session import Session
 from credits_tui.widgets.amount_input import DEFAULT_MAX_PURCHASE, AmountInput
 from credits_tui.widgets.money import BalanceDigits
 
@@ -33,13 +34,8 @@ READ_ONLY_NOTE = ("Only administrators can buy credits. You can see the balance 
 NO_CARD_NOTE = "A card on file is required to buy credits. Add one on Billing, then come back here."
 
 
-def card_text(card: CardSummary) -> str:
-    """``Visa card ending 4242``."""
-    brand = card.brand.title() if card.brand and card.brand != "card" else "credit"
-    return f"{brand} card ending {card.last4}"
-
-
 class BuyScreen(CreditsScreen):
+    SECTION = "buy"
     CSS_PATH = "buy.tcss"
     AUTO_FOCUS = "#amount"
     # Until the account status says the server's maximum (and if an older server does not),
@@ -52,22 +48,17 @@ class BuyScreen(CreditsScreen):
         Binding("enter", "buy", "Buy"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self._status: AccountStatus | None = None
         self._balance: Decimal | None = None
         self._busy = False
         self._confirming = False  # the confirm is open (or just answered): Enter waits for it
         # (amount, key) of a purchase whose outcome is unknown: a retry of it reuses the key.
         self._pending: tuple[Decimal, str] | None = None
-        self._composed_for = self._who()
+        self._composed_for = session.who  # another sign-in on the same app gets a fresh form
 
     # --- layout -----------------------------------------------------------------------------
-
-    def _who(self) -> tuple[int, Role] | None:
-        """Who the screen is for: another sign-in on the same app gets a fresh screen."""
-        me = getattr(self.app, "me", None)
-        return (me.id, me.role) if me is not None else None
 
     @property
     def can_buy(self) -> bool:
@@ -125,8 +116,8 @@ class BuyScreen(CreditsScreen):
 
     @work(exclusive=True, group="buy-status", exit_on_error=False)
     async def load(self) -> None:
-        if self._who() != self._composed_for:  # another user signed in: start afresh
-            self._composed_for = self._who()
+        if self.session.who != self._composed_for:  # another user signed in: start afresh
+            self._composed_for = self.session.who
             self._status = self._balance = self._pending = None
             await self.recompose()
             self._show_hint()
@@ -142,7 +133,7 @@ class BuyScreen(CreditsScreen):
             self.amount_input.maximum = result.max_purchase
         self.query_one("#balance", BalanceDigits).show_amount(result.purchase_credits)
         card = result.card_on_file
-        card_box.update(f"{card_text(card)}\nExpires {card.exp_month:02d}/{card.exp_year}" if card
+        card_box.update(f"{card_label(card.brand, card.last4)}\nExpires {card.exp_month:02d}/{card.exp_year}" if card
                         else "No card on file.")
         if self.can_buy:
             self._show_no_card(None if card else NO_CARD_NOTE)
@@ -194,7 +185,8 @@ class BuyScreen(CreditsScreen):
         elif status.card_on_file is None:
             summary.update("No card on file.")
         else:
-            summary.update(f"Charge {credits_text(amount)} USD to the {card_text(status.card_on_file)} · "
+            card = status.card_on_file
+            summary.update(f"Charge {credits_text(amount)} USD to {card_label(card.brand, card.last4)} · "
                            f"balance after: {credits_text(self._balance + amount)}")
 
     @on(Input.Changed, "#amount")
@@ -263,7 +255,8 @@ class BuyScreen(CreditsScreen):
         amount = field.amount
         assert amount is not None
         self._confirming = True
-        self.app.push_screen(ConfirmPurchase(amount, card_text(status.card_on_file), self._balance + amount),
+        card = status.card_on_file
+        self.app.push_screen(ConfirmPurchase(amount, card_label(card.brand, card.last4), self._balance + amount),
                              callback=lambda buy: self._confirmed(amount, buy))
 
     def _confirmed(self, amount: Decimal, buy: bool | None) -> None:
@@ -364,7 +357,8 @@ class BuyScreen(CreditsScreen):
 
     # --- command palette ----------------------------------------------------------------------
 
-    def commands(self) -> Iterable[SystemCommand]:
+    def section_commands(self) -> Iterable[SystemCommand]:
+        yield from super().section_commands()
         if not self.can_buy:
             return
         yield SystemCommand("Buy credits", "Ask to confirm the amount typed on Buy Credits", self.action_buy)

@@ -7,7 +7,7 @@ checked before anything is sent; the server's refusal of a field shows under tha
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import pydantic
 from textual import events, on, work
@@ -20,10 +20,8 @@ from textual.widgets import Button, Input, Static
 from credits_tui.api_client import errors
 from credits_tui.api_client.models import CardInput, CardPatch, CardSummary
 from credits_tui.formatting import card_label
+from credits_tui.screens.base import CallApi
 from credits_tui.widgets.card_form import REQUIRED_MESSAGES, CardForm, form_field
-
-if TYPE_CHECKING:
-    from credits_tui.app import CreditsApp
 
 Mode = Literal["add", "replace", "edit"]
 
@@ -48,10 +46,9 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
         Binding("ctrl+s", "save", "Save", priority=True),
     ]
 
-    app: CreditsApp  # type: ignore[assignment]
-
-    def __init__(self, mode: Mode, card: CardSummary | None = None) -> None:
+    def __init__(self, call_api: CallApi, mode: Mode, card: CardSummary | None = None) -> None:
         super().__init__()
+        self.call_api = call_api  # Billing's: a lost sign-in is handled there
         if mode in ("edit", "replace") and card is None:
             raise ValueError(f"{mode} needs the card on file")
         self.mode: Mode = mode
@@ -175,17 +172,14 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
 
     @work(exclusive=True, group="save-card", exit_on_error=False)
     async def save(self, request: CardInput | CardPatch) -> None:
-        try:
-            if isinstance(request, CardInput):
-                card = await self.app.api.put_card(request)
-            else:
-                card = await self.app.api.patch_card(request)
-        except errors.AuthenticationError:
+        result = await self.call_api(lambda api: api.put_card(request) if isinstance(request, CardInput)
+                                     else api.patch_card(request), show_errors=False)
+        if isinstance(result, errors.AuthenticationError):
             self.saving = False
-            self.dismiss(None)
-            self.app.session_expired()
+            self.dismiss(None)  # and Billing has told the app, which asks to sign in again
             return
-        except errors.ApiError as error:
+        if isinstance(result, errors.ApiError):
+            error = result
             # A refusal (a bad field, or the card check at save: declined, expired, the
             # processor failing) leaves the card on file as it was and the form as typed.
             self._busy(False)
@@ -199,7 +193,7 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
             self._problem(f"{error.message} {unchanged}")
             return
         self.saving = False
-        self.dismiss(card)
+        self.dismiss(result)
 
     def _busy(self, busy: bool) -> None:
         self.saving = busy

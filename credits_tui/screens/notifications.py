@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import Notification, NotificationKind
+from credits_tui.screens.base import CallApi
 
 PAGE = 50
 KIND_LABELS = {
@@ -55,9 +55,9 @@ class NotificationsScreen(ModalScreen[None]):
         Binding("m", "more", "More"),
     ]
 
-    def __init__(self, api: CreditsClient, *, page_size: int = PAGE) -> None:
+    def __init__(self, call_api: CallApi, *, page_size: int = PAGE) -> None:
         super().__init__()
-        self.api = api
+        self.call_api = call_api  # the section's: a lost sign-in is handled there
         self.page_size = page_size
         self.items: list[Notification] = []
         self.next_cursor: str | None = None
@@ -93,13 +93,13 @@ class NotificationsScreen(ModalScreen[None]):
     @work(exclusive=True, group="notifications", exit_on_error=False)
     async def load_page(self, cursor: str | None) -> None:
         message = self.query_one("#notifications-message", Static)
-        try:
-            page = await self.api.notifications(limit=self.page_size, cursor=cursor)
-        except errors.AuthenticationError:
+        page = await self.call_api(lambda api: api.notifications(limit=self.page_size, cursor=cursor),
+                                   show_errors=False)
+        if isinstance(page, errors.AuthenticationError):
             self.dismiss()
-            self.app.session_expired()  # type: ignore[attr-defined]
             return
-        except errors.ApiError as error:
+        if isinstance(page, errors.ApiError):
+            error = page
             message.update(f"The notifications could not be loaded: {error.message} (Escape, then try again)")
             message.display = True
             return

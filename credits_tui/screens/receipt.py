@@ -22,9 +22,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import Receipt, Transaction, TransactionType
 from credits_tui.formatting import card_label, credits_text, type_label
+from credits_tui.screens.base import CallApi
 from credits_tui.screens.export_csv import ExportCsv, default_export_path
 from credits_tui.screens.transaction_detail import TransactionDetail
 
@@ -79,9 +79,9 @@ class ReceiptScreen(ModalScreen[None]):
         Binding("r", "retry", "Retry", show=False),
     ]
 
-    def __init__(self, api: CreditsClient, item: Transaction, process_label: str | None = None) -> None:
+    def __init__(self, call_api: CallApi, item: Transaction, process_label: str | None = None) -> None:
         super().__init__()
-        self.api = api
+        self.call_api = call_api  # the section's: a lost sign-in is handled there
         self.item = item
         self.process_label = process_label
         self.receipt: Receipt | None = None
@@ -100,16 +100,16 @@ class ReceiptScreen(ModalScreen[None]):
         self.query_one("#receipt-fields", Static).update(Text(message, style="italic"))
 
     async def _ask(self, request):
-        """The answer, or None once the failure is handled: said here, or a new sign-in."""
-        try:
-            return await request(self.api)
-        except errors.AuthenticationError:
+        """The answer, or None once the failure is handled: said here, or (a lost sign-in) closed."""
+        result = await self.call_api(request, show_errors=False)
+        if isinstance(result, errors.AuthenticationError):
             self.dismiss()
-            self.app.session_expired()
-        except errors.ApiError as error:
-            self.notify(error.message, title="Receipt", severity="error", timeout=10, markup=False)
+        elif isinstance(result, errors.ApiError):
+            self.notify(result.message, title="Receipt", severity="error", timeout=10, markup=False)
             if self.receipt is None:
-                self._say(f"The receipt could not be loaded: {error.message} (r to retry)")
+                self._say(f"The receipt could not be loaded: {result.message} (r to retry)")
+        else:
+            return result
         return None
 
     @work(exclusive=True, group="receipt", exit_on_error=False)

@@ -26,6 +26,7 @@ from credits_tui.runway import runway_text, usage_window
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.notifications import NotificationsScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
+from credits_tui.session import Session
 from credits_tui.warnings import current_warnings
 from credits_tui.widgets.money import BalanceDigits
 from credits_tui.widgets.transaction_table import TransactionTable
@@ -40,11 +41,12 @@ def quota_use(quota: FreeQuota) -> str:
 
 
 class StatusScreen(CreditsScreen):
+    SECTION = "status"
     CSS_PATH = "status.tcss"
     BINDINGS = [Binding("n", "notifications", "Notifications")]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
         self.loaded = False  # once figures are shown, a refresh keeps them until the new ones arrive
         self._labels: dict[str, str] = {}
 
@@ -155,9 +157,9 @@ class StatusScreen(CreditsScreen):
             self.app.push_screen(TransactionDetail(item, self._labels.get(item.process_type or "")))
 
     def action_notifications(self) -> None:
-        self.app.push_screen(NotificationsScreen(self.app.api))
+        self.app.push_screen(NotificationsScreen(self.call_api))
 
-    def commands(self) -> Iterable[SystemCommand]:
-        """Status's entries in the command palette (the app adds these to its own)."""
+    def section_commands(self) -> Iterable[SystemCommand]:
+        yield from super().section_commands()
         yield SystemCommand("Notifications", "What the account was told by email, newest first",
                             self.action_notifications)

@@ -13,12 +13,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from credits_tui.api_client.models import Transaction
-from credits_tui.formatting import credits_text, type_label
+from credits_tui.formatting import amount_text, credits_text, type_label
 
 
 def detail_fields(item: Transaction, process_label: str | None = None) -> list[tuple[str, Text]]:
     """(field, value) for a person; every value is plain text, never markup."""
-    amount_style = "green" if item.amount > 0 else "red" if item.amount < 0 else ""
     if item.process_type:
         process = f"{process_label} ({item.process_type})" if process_label else item.process_type
     else:
@@ -30,7 +29,7 @@ def detail_fields(item: Transaction, process_label: str | None = None) -> list[t
         ("Type", Text(type_label(item.transaction_type.value))),
         ("Process type", Text(process)),
         ("User", Text(user)),
-        ("Amount", Text(credits_text(item.amount, signed=True) + " credits", style=amount_style)),
+        ("Amount", amount_text(item.amount) + " credits"),
         ("Balance after", Text(credits_text(item.balance_after) + " credits")),
         ("Description", Text(item.description or "—")),
         ("Reference", Text(item.reference or "—")),

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from credits_tui.api_client.models import Transaction
-from credits_tui.formatting import credits_text, type_label
+from credits_tui.formatting import amount_text, credits_text, type_label
 
 TIME = 16  # "2026-11-27 08:33"
 TYPE, USER = 22, 14  # what they get when there is room
@@ -59,9 +59,9 @@ def type_text(item: Transaction, labels: Mapping[str, str]) -> str:
     return kind
 
 
-def amount_text(amount, *, signed: bool = True) -> Text:
-    style = "green" if amount > 0 else "red" if amount < 0 else ""
-    return Text(credits_text(amount, signed=signed), style=style if signed else "", justify="right")
+def _right(text: Text) -> Text:
+    text.justify = "right"
+    return text
 
 
 class TransactionTable(DataTable[Text]):
@@ -150,8 +150,8 @@ class TransactionTable(DataTable[Text]):
             Text(f"{item.created_at.astimezone(timezone.utc):%Y-%m-%d %H:%M}"),
             Text(type_text(item, self._labels), overflow="ellipsis", no_wrap=True),
             Text(item.user.name if item.user else "—", overflow="ellipsis", no_wrap=True),
-            amount_text(item.amount),
-            amount_text(item.balance_after, signed=False),
+            _right(amount_text(item.amount)),
+            _right(amount_text(item.balance_after, signed=False)),
             Text(item.description, no_wrap=True, overflow="ellipsis"),
         ]
 

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from credits_tui.api_client import errors
+from credits_tui.session import Session
 from credits_tui.warnings import AccountWarning, current_warnings
 
 SIGN = "⚠ "
@@ -37,8 +38,9 @@ class WarningsBar(Static):
     WarningsBar.-visible { display: block; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, session: Session, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__("", id=id, markup=False)
+        self.session = session
         self.warnings: list[AccountWarning] = []
 
     def on_mount(self) -> None:
@@ -67,9 +69,9 @@ class WarningsBar(Static):
     async def refresh_warnings(self) -> None:
         """Ask the server for the account as it is now; a failure keeps what is shown (the
         section's own request, made at the same time, says what went wrong)."""
-        if not getattr(self.app, "signed_in", False):
+        if self.session.me is None:
             return
-        api = self.app.api  # type: ignore[attr-defined]
+        api = self.session.client
         try:
             status = await api.status()
             alerts = await api.notification_settings()

@@ -111,3 +111,9 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 5.0) -
     while not condition():
         assert loop.time() < deadline, "the app did not get there in time"
         await pilot.pause(0.05)
+
+
+def manage_settled(screen) -> bool:
+    """Manage Credits shows what its filters say: no typing waits for a pause, the page and the
+    totals are in (the public state of its filter bar and pager, and its ``summary``)."""
+    return not screen.filter_bar.pending and not screen.pager.fetching and screen.summary is not None

@@ -470,7 +470,7 @@ async def test_the_command_palette_offers_the_card_actions(make_app):
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_billing(app, pilot)
-        titles = {command.title for command in app.get_system_commands(screen)}
+        titles = {command.title for command in screen.section_commands()}
         assert {"Edit Card", "Replace Card", "Remove Card"} <= titles and "Add Credit Card" not in titles
 
 

@@ -74,12 +74,12 @@ async def test_a_purchase_raises_the_balance_by_exactly_the_amount(make_app):
         before, purchases = await balance(app), await purchase_count(app)
         await type_text(pilot, "12.34")
         assert text_of(screen, "#summary") == (
-            f"Charge 12.34 USD to the Visa card ending 4242 · balance after: {before + Decimal('12.34'):,.2f}")
+            f"Charge 12.34 USD to Visa ending 4242 · balance after: {before + Decimal('12.34'):,.2f}")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPurchase))
         confirm = app.screen
         assert "Buy 12.34 credits?" in text_of(confirm, "#confirm-amount")
-        assert "Visa card ending 4242" in text_of(confirm, "#confirm-card")
+        assert "Visa ending 4242" in text_of(confirm, "#confirm-card")
         assert f"{before + Decimal('12.34'):,.2f}" in text_of(confirm, "#confirm-balance")
         await pilot.press("y")
         await wait_for(pilot, lambda: "Bought 12.34 credits" in text_of(screen, "#outcome"))

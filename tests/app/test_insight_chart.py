@@ -14,7 +14,7 @@ from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.transaction_table import TransactionTable
 from credits_tui.widgets.usage_chart import UsageChart
-from tests.app.conftest import wait_for
+from tests.app.conftest import manage_settled, wait_for
 
 
 def runway(app) -> str:
@@ -78,6 +78,9 @@ async def test_status_still_fits_80_by_24_with_the_chart(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and "credits/day" in runway(app))
         chart = app.screen.query_one("#usage-chart", UsageChart)
+        # The chart is laid out once its data is in: wait for that layout, then measure it.
+        await wait_for(pilot, lambda: chart.series is not None and chart.query_one(PlotextPlot).size.height > 0)
+        await pilot.pause()
         assert chart.size.width <= 78 and chart.query_one(PlotextPlot).size.height >= 5
         assert app.screen.query_one("#runway").size.height == 1  # the runway line fits on one line
         # A long legend wraps between entries: every line starts with a colour swatch.
@@ -89,8 +92,8 @@ async def test_status_still_fits_80_by_24_with_the_chart(make_app):
 async def open_manage(app, pilot) -> ManageScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
     await pilot.press("4")
-    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and app.screen.settled
-                   and app.screen.choices_loaded)
+    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
+                   and app.screen.filter_bar.choices_loaded)
     return app.screen
 
 
@@ -107,7 +110,7 @@ async def test_manage_toggles_a_chart_that_follows_the_filters(make_app):
         assert "Postcard" in chart.legend and "Handwritten letter" in chart.legend
 
         screen.query_one("#process", Select).value = "postcard"
-        await wait_for(pilot, lambda: screen.settled and "Handwritten letter" not in chart.legend)
+        await wait_for(pilot, lambda: manage_settled(screen) and "Handwritten letter" not in chart.legend)
         assert "Postcard" in chart.legend
         assert list(chart.series.credits) == ["postcard"]
         expected = await app.api.daily_usage(screen.current_query)

@@ -18,18 +18,18 @@ from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
 from credits_tui.timeframes import ALL_TIME
 from credits_tui.widgets.transaction_table import TransactionTable
-from tests.app.conftest import wait_for
+from tests.app.conftest import manage_settled, wait_for
 
 
 async def open_all_time(app, pilot) -> ManageScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
     await pilot.press("4")
-    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and app.screen.settled
-                   and app.screen.choices_loaded)
+    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
+                   and app.screen.filter_bar.choices_loaded)
     screen = app.screen
     screen.time_frame.set_frame(ALL_TIME)
     await pilot.pause()
-    await wait_for(pilot, lambda: screen.settled)
+    await wait_for(pilot, lambda: manage_settled(screen))
     return screen
 
 
@@ -56,7 +56,7 @@ async def test_enter_on_a_purchase_shows_its_receipt_and_saves_the_pdf(make_app,
         # The demo's latest card charges are auto-recharges: buy, so the newest row is a purchase.
         await app.api.purchase("25.00")
         await pilot.press("r")
-        await wait_for(pilot, lambda: screen.settled and any(
+        await wait_for(pilot, lambda: manage_settled(screen) and any(
             item.transaction_type is TransactionType.purchase for item in screen.query_one(TransactionTable).items))
         purchase = await enter_on_first(pilot, screen, TransactionType.purchase)
         await wait_for(pilot, lambda: isinstance(app.screen, ReceiptScreen) and app.screen.receipt is not None)

@@ -16,12 +16,13 @@ from credits_tui.api_client.models import Transaction, TransactionQuery, Transac
 from credits_tui.backend.services.ledger import search_words
 from credits_tui.backend.services.transactions import CSV_COLUMNS
 from credits_tui.screens.export_csv import ExportCsv
-from credits_tui.screens.manage import ManageScreen, count_csv_records
+from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.transaction_detail import TransactionDetail, detail_fields
 from credits_tui.timeframes import ALL_TIME, LAST_7_DAYS
+from credits_tui.widgets.export_progress import ExportProgress, count_csv_records
 from credits_tui.widgets.transaction_table import TransactionTable
-from tests.app.conftest import wait_for
+from tests.app.conftest import manage_settled, wait_for
 
 SEEDED = 300
 ALL_TIME_QUERY = TransactionQuery()
@@ -30,14 +31,14 @@ ALL_TIME_QUERY = TransactionQuery()
 async def open_manage(app, pilot) -> ManageScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
     await pilot.press("4")
-    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and app.screen.settled
-                   and app.screen.choices_loaded)
+    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
+                   and app.screen.filter_bar.choices_loaded)
     return app.screen
 
 
 async def settle(pilot, screen: ManageScreen) -> None:
     await pilot.pause()
-    await wait_for(pilot, lambda: screen.settled)
+    await wait_for(pilot, lambda: manage_settled(screen))
 
 
 async def choose(pilot, screen: ManageScreen, selector: str, value: str) -> None:
@@ -94,7 +95,7 @@ async def test_first_page_is_the_newest_100_and_totals_match_the_default_frame(m
         assert screen.summary.count == SEEDED
         assert len(rows(screen)) == 100
         assert newest_first(rows(screen))
-        assert screen.page_info.startswith("rows 1–100 of 300")
+        assert screen.pager.line.startswith("rows 1–100 of 300")
 
 
 async def test_support_staff_can_search_too(make_app):
@@ -198,35 +199,35 @@ async def test_paging_forward_and_back_and_every_transaction_once(make_app):
         first_page = [t.id for t in rows(screen)]
         seen = list(first_page)
         pages = 1
-        while screen.has_next_page:
+        while screen.pager.has_next:
             await pilot.press("n")
             await settle(pilot, screen)
             assert table.row_count <= 100  # one page in memory, never more
             pages += 1
             seen += [t.id for t in rows(screen)]
         assert pages == 3
-        assert screen.page_info.startswith("rows 201–300 of 300")
+        assert screen.pager.line.startswith("rows 201–300 of 300")
         assert len(seen) == len(set(seen)) == SEEDED
         assert seen == sorted(seen, reverse=True)
         everything = [t.id async for t in app.api.iter_transactions()]
         assert seen == everything
         await pilot.press("n")  # nothing after the last page
         await settle(pilot, screen)
-        assert screen.page_index == 2
+        assert screen.pager.page_index == 2
         await pilot.press("p")
         await settle(pilot, screen)
-        assert screen.page_info.startswith("rows 101–200 of 300")
+        assert screen.pager.line.startswith("rows 101–200 of 300")
         await pilot.press("pageup")  # on the first row: the previous page, cursor on its last row
         await settle(pilot, screen)
         assert [t.id for t in rows(screen)] == first_page
         assert table.cursor_row == 99
         await pilot.press("pagedown")  # on the last row: the next page
         await settle(pilot, screen)
-        assert screen.page_index == 1 and table.cursor_row == 0
+        assert screen.pager.page_index == 1 and table.cursor_row == 0
         await pilot.press("p")
         await settle(pilot, screen)
         assert [t.id for t in rows(screen)] == first_page
-        assert screen.page_index == 0
+        assert screen.pager.page_index == 0
 
 
 async def test_a_new_filter_starts_again_at_the_first_page(make_app):
@@ -237,9 +238,9 @@ async def test_a_new_filter_starts_again_at_the_first_page(make_app):
         screen.query_one(TransactionTable).focus()
         await pilot.press("n")
         await settle(pilot, screen)
-        assert screen.page_index == 1
+        assert screen.pager.page_index == 1
         await choose(pilot, screen, "#type", "usage")
-        assert screen.page_index == 0
+        assert screen.pager.page_index == 0
         await assert_shows(app, screen, TransactionQuery(transaction_type=[TransactionType.usage]))
 
 
@@ -255,7 +256,7 @@ async def test_refresh_keeps_the_page(make_app):
         await asyncio.sleep(0.6)
         await pilot.press("r")
         await settle(pilot, screen)
-        assert screen.page_index == 1
+        assert screen.pager.page_index == 1
         assert [t.id for t in rows(screen)] == second_page
 
 
@@ -326,12 +327,12 @@ async def test_export_writes_every_matching_transaction(make_app, tmp_path):
         await choose(pilot, screen, "#type", "usage")
         target = tmp_path / "usage.csv"
         await export_to(pilot, app, screen, target)
-        await wait_for(pilot, lambda: screen.last_export is not None, timeout=10)
+        await wait_for(pilot, lambda: screen.query_one(ExportProgress).last_export is not None, timeout=10)
         assert app.screen is screen
         with target.open(newline="", encoding="utf-8") as handle:
             records = list(csv.reader(handle))
         assert records[0] == CSV_COLUMNS
-        assert len(records) - 1 == screen.summary.count == screen.last_export[1]
+        assert len(records) - 1 == screen.summary.count == screen.query_one(ExportProgress).last_export[1]
         assert all(record[2] == "usage" for record in records[1:])
         assert not (tmp_path / "usage.csv.part").exists()
 
@@ -347,7 +348,7 @@ async def test_export_default_frame_matches_summary_and_asks_before_replacing(ma
         assert isinstance(app.screen, ExportCsv)  # it asks first
         assert "already exists" in str(app.screen.query_one("#export-message").content)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: screen.last_export is not None, timeout=10)
+        await wait_for(pilot, lambda: screen.query_one(ExportProgress).last_export is not None, timeout=10)
         data_lines = target.read_text(encoding="utf-8").splitlines()[1:]
         assert len(data_lines) == screen.summary.count
 
@@ -362,7 +363,7 @@ async def test_export_refuses_a_missing_folder_and_can_be_cancelled(make_app, tm
         assert "does not exist" in str(app.screen.query_one("#export-message").content)
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
-        assert screen.last_export is None and not screen.exporting
+        assert screen.query_one(ExportProgress).last_export is None and not screen.query_one(ExportProgress).exporting
 
 
 async def test_a_failed_export_says_why_and_leaves_no_file(make_app, tmp_path, monkeypatch):
@@ -370,7 +371,7 @@ async def test_a_failed_export_says_why_and_leaves_no_file(make_app, tmp_path, m
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         notices: list[str] = []
-        monkeypatch.setattr(screen, "notify", lambda message, **kw: notices.append(message))
+        monkeypatch.setattr(app, "notify", lambda message, **kw: notices.append(message))
 
         async def broken(query=None):
             yield b"id,created_at\r\n1,2026-01-01\r\n"
@@ -379,10 +380,10 @@ async def test_a_failed_export_says_why_and_leaves_no_file(make_app, tmp_path, m
         monkeypatch.setattr(app.api, "stream_csv", broken)
         target = tmp_path / "broken.csv"
         await export_to(pilot, app, screen, target)
-        await wait_for(pilot, lambda: bool(notices) and not screen.exporting)
+        await wait_for(pilot, lambda: bool(notices) and not screen.query_one(ExportProgress).exporting)
         assert "cut off" in notices[0]
         assert not target.exists() and not (tmp_path / "broken.csv.part").exists()
-        assert screen.last_export is None
+        assert screen.query_one(ExportProgress).last_export is None
 
 
 async def test_a_bad_custom_date_says_so_and_keeps_working(make_app):
@@ -401,16 +402,16 @@ async def test_a_bad_custom_date_says_so_and_keeps_working(make_app):
         await settle(pilot, screen)
         since.value = ""
         await pilot.press(*"2026-13-01")
-        await wait_for(pilot, lambda: "does not exist" in screen.filter_message)
+        await wait_for(pilot, lambda: "does not exist" in screen.filter_bar.message)
         assert since.has_class("-invalid")
         assert [t.id for t in rows(screen)] == before or rows(screen)  # still showing, no crash
         screen.query_one("#until", Input).value = "not a date"
         since.value = "2025-01-01"
-        await wait_for(pilot, lambda: "not a date" in screen.filter_message)
+        await wait_for(pilot, lambda: "not a date" in screen.filter_bar.message)
         assert screen.query_one("#until", Input).has_class("-invalid")
         frame.set_dates("2025-12-01", "2025-12-31")
         await settle(pilot, screen)
-        await wait_for(pilot, lambda: screen.filter_message == "")
+        await wait_for(pilot, lambda: screen.filter_bar.message == "")
         expected = TransactionQuery(since=datetime(2025, 12, 1, tzinfo=timezone.utc),
                                     until=datetime(2026, 1, 1, tzinfo=timezone.utc))
         await assert_shows(app, screen, expected)
@@ -421,7 +422,7 @@ async def test_the_start_after_the_end_is_refused(make_app):
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         screen.time_frame.set_dates("2026-02-01", "2026-01-01")
-        await wait_for(pilot, lambda: "must not be after" in screen.filter_message)
+        await wait_for(pilot, lambda: "must not be after" in screen.filter_bar.message)
         assert app.screen is screen
 
 
@@ -463,7 +464,7 @@ async def test_letters_typed_in_search_do_not_page_or_export(make_app):
         await pilot.press("slash")
         await pilot.press("n", "e", "p")
         assert screen.search.value == "nep"
-        assert screen.page_index == 0 and not isinstance(app.screen, ExportCsv)
+        assert screen.pager.page_index == 0 and not isinstance(app.screen, ExportCsv)
         await pilot.press("escape")
         assert isinstance(app.focused, TransactionTable)
 
@@ -484,7 +485,7 @@ async def test_every_action_is_in_the_command_palette_and_the_footer(make_app):
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
         assert app.focused is screen.query_one(TransactionTable)  # the table has the keys from the start
-        titles = {command.title for command in app.get_system_commands(screen)}
+        titles = {command.title for command in screen.section_commands()}
         assert {"Search transactions", "Next page", "Transaction details", "Export CSV"} <= titles
         shown = {binding.key for (_node, binding, _enabled, _tooltip) in screen.active_bindings.values()
                  if binding.show}
@@ -504,11 +505,11 @@ async def test_a_server_failure_is_readable_and_retry_recovers(make_app, monkeyp
         monkeypatch.setattr(app.api, "transactions", failing)
         await all_time(pilot, screen)
         assert screen.error_banner.visible_message == "The server failed (HTTP 500). Try again in a moment."
-        assert "could not be loaded" in screen.page_info
+        assert "could not be loaded" in screen.pager.line
         assert screen.query_one(TransactionTable).row_count == 0
         monkeypatch.setattr(app.api, "transactions", real)
         screen.error_banner.query_one("#retry").press()
-        await wait_for(pilot, lambda: screen.query_one(TransactionTable).row_count == 100 and screen.settled)
+        await wait_for(pilot, lambda: screen.query_one(TransactionTable).row_count == 100 and manage_settled(screen))
         assert screen.error_banner.visible_message is None
         await assert_shows(app, screen, ALL_TIME_QUERY)
 
@@ -518,10 +519,10 @@ async def test_a_file_that_cannot_be_written_is_reported(make_app, tmp_path, mon
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         notices: list[str] = []
-        monkeypatch.setattr(screen, "notify", lambda message, **kw: notices.append(message))
+        monkeypatch.setattr(app, "notify", lambda message, **kw: notices.append(message))
         target = tmp_path / "blocked.csv"
         (tmp_path / "blocked.csv.part").mkdir()  # the partial file cannot be created
         await export_to(pilot, app, screen, target)
-        await wait_for(pilot, lambda: bool(notices) and not screen.exporting)
+        await wait_for(pilot, lambda: bool(notices) and not screen.query_one(ExportProgress).exporting)
         assert notices[0].startswith(f"Could not write {target}")
-        assert not target.exists() and screen.last_export is None
+        assert not target.exists() and screen.query_one(ExportProgress).last_export is None

@@ -155,8 +155,8 @@ async def test_all_time_is_named_once_and_the_page_bar_texts_keep_apart(make_app
         screen.query_one("#search", Input).value = "zzzzqqqq"
         await settle(pilot, screen)
         info = screen.query_one("#page-info", Static)
-        assert screen.page_info == "No transactions match these filters."
-        text_end = info.content_region.x + len(screen.page_info)
+        assert screen.pager.line == "No transactions match these filters."
+        text_end = info.content_region.x + len(screen.pager.line)
         assert text_end < window.content_region.x  # a gap between "…filters." and "All time"
 
 

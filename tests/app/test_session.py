@@ -9,6 +9,7 @@ from textual.widgets import Input, Static
 from credits_tui.app import Connection, CreditsApp
 from credits_tui.auth.profiles import load_config
 from credits_tui.auth.tokens import SERVICE, TokenStore
+from credits_tui.messages import SessionExpired
 from credits_tui.screens.buy import BuyScreen
 from credits_tui.screens.no_access import NoAccessScreen
 from credits_tui.screens.sign_in import SignInScreen
@@ -171,7 +172,7 @@ async def test_a_revoked_token_needs_one_sign_in_and_leaves_no_stale_screen(make
             await pilot.press(key)
             await pilot.pause(0.1)
             assert isinstance(app.screen, SignInScreen)
-        app.session_expired()  # another request of an old screen fails too
+        app.post_message(SessionExpired())  # another request of an old screen fails too
         await pilot.pause(0.2)
         assert sign_in_screens(app) == 1
         await sign_in(pilot, "admin@demo.example", "demo-password")
@@ -190,7 +191,7 @@ async def test_a_replaced_token_is_revoked_on_the_server(make_app, backend):
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
         old = app.connection.token
-        app.session_expired()  # the app asks again although the old token still works
+        app.post_message(SessionExpired())  # the app asks again although the old token still works
         await wait_for(pilot, lambda: sign_in_shown(app))
         await sign_in(pilot, "admin@demo.example", "demo-password")
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
