@@ -42,6 +42,7 @@ class WarningsBar(Static):
         super().__init__("", id=id, markup=False)
         self.session = session
         self.warnings: list[AccountWarning] = []
+        self.answered = False  # the account was asked at least once (until then, no line is no news)
 
     def on_mount(self) -> None:
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
@@ -53,6 +54,7 @@ class WarningsBar(Static):
 
     def show(self, warnings: list[AccountWarning]) -> None:
         self.warnings = list(warnings)
+        self.answered = True
         self.set_class(bool(warnings), "-visible")
         if not warnings:
             self.update("")

@@ -13,12 +13,14 @@ import pytest
 import time_machine
 from textual.widgets import DataTable, Input
 
+from credits_tui.screens.audit import AuditScreen
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
 from credits_tui.screens.help import HelpScreen
 from credits_tui.screens.no_access import NoAccessScreen
 from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
+from credits_tui.widgets.warnings_bar import WarningsBar
 from tests.app.test_billing import open_billing, open_form
 from tests.app.test_buy import open_buy, type_text
 from tests.app.test_manage import open_manage
@@ -34,12 +36,18 @@ def clock() -> Iterator[datetime]:
         yield FROZEN
 
 
+def warnings_in(pilot) -> bool:
+    """The warnings line under the header has its answer; screens without one have nothing to wait for."""
+    bars = [bar for screen in pilot.app.screen_stack for bar in screen.query(WarningsBar)]
+    return all(bar.answered for bar in bars)
+
+
 async def settle(pilot, condition) -> None:
     for _ in range(200):
-        if condition():
+        if condition() and warnings_in(pilot):
             break
         await pilot.pause(0.05)
-    assert condition(), "the screen did not finish loading"
+    assert condition() and warnings_in(pilot), "the screen did not finish loading"
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()
@@ -49,7 +57,8 @@ async def settle(pilot, condition) -> None:
 def test_status(snap_compare, make_app, size):
     async def loaded(pilot):
         await settle(pilot, lambda: isinstance(pilot.app.screen, StatusScreen)
-                     and any(table.row_count > 0 for table in pilot.app.screen.query("#recent").results(DataTable)))
+                     and any(table.row_count > 0 for table in pilot.app.screen.query("#recent").results(DataTable))
+                     and "credits/day" in str(pilot.app.screen.query_one("#runway").content))
 
     assert snap_compare(make_app(), terminal_size=size, run_before=loaded)
 
@@ -137,5 +146,16 @@ def test_transaction_detail(snap_compare, make_app, size):
         await manage_settled(pilot, screen)
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(pilot.app.screen, TransactionDetail))
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=shown)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_audit(snap_compare, make_app, size):
+    async def shown(pilot):
+        await settle(pilot, lambda: isinstance(pilot.app.screen, StatusScreen))
+        await pilot.press("f5")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, AuditScreen) and pilot.app.screen.settled
+                     and pilot.app.screen.table.row_count > 0)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=shown)
