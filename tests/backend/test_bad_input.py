@@ -35,7 +35,7 @@ def snapshot(database) -> tuple:
 
 
 def assert_envelope(response, status: int | tuple[int, ...], code: str | set[str] | None = None,
-                    field: str | None | type[Ellipsis] = ...) -> dict:
+                    field: str | type[Ellipsis] | None = ...) -> dict:
     statuses = status if isinstance(status, tuple) else (status,)
     assert response.status_code in statuses, response.text[:500]
     body = response.json()

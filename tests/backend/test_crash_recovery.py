@@ -9,6 +9,7 @@ workers. Loopback only; every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -77,10 +78,8 @@ def served(database: Database, log: Path, workers: int) -> Iterator[tuple[str, s
 
 def with_kill(process: subprocess.Popen) -> None:
     """kill -9 the server and its workers (its process group), and reap it."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=10)
 
 

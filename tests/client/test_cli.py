@@ -9,6 +9,7 @@ directory of its own that stands in for the keyring.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -80,10 +81,8 @@ class KeyringView:
         if self.file is not None:
             return
         for server, email in self.touched:
-            try:
+            with contextlib.suppress(keyring.errors.PasswordDeleteError):
                 self.backend.delete_password(SERVICE, entry_name(server, email))
-            except keyring.errors.PasswordDeleteError:
-                pass
 
 
 @dataclass

@@ -238,10 +238,7 @@ class DemoCoHistory:
                     # The last row cannot be a crossing: its recharge would have no room.
                     quantity = min(quantity, max(0, self.balance - AUTO_RECHARGE_THRESHOLD_CENTS)
                                    // self.unit_cents[process.process_type])
-                if quantity:
-                    row = self._usage(at, process, quantity, month)
-                else:
-                    row = self._purchase(at, n, 50_000)
+                row = self._usage(at, process, quantity, month) if quantity else self._purchase(at, n, 50_000)
             elif roll < 0.97 and not tight:
                 row = self._purchase(at, n, rng.choice((25_000, 50_000, 100_000)))
             elif roll < 0.985:

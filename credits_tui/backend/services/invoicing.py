@@ -181,4 +181,4 @@ class InvoicingService:
         return lines
 
 
-__all__ = ["InvoicingService", "CloseResult", "period_bounds", "previous_period", "month_period"]
+__all__ = ["CloseResult", "InvoicingService", "month_period", "period_bounds", "previous_period"]

@@ -159,7 +159,8 @@ class MailSender:
                             .execution_options(synchronize_session=False))
 
 
-def run_in_background(database: Database, settings: Settings) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
+def run_in_background(database: Database,
+                      settings: Settings) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
     """A FastAPI lifespan that runs the sender while the app serves (every worker runs one)."""
 
     @contextlib.asynccontextmanager
