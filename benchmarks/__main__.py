@@ -106,7 +106,7 @@ def run(kind: str, postgres_url: str | None, args: argparse.Namespace,
                 print(f"{kind}: {name}…", file=sys.stderr, flush=True)
                 try:
                     rows += [(kind, row) for row in benchmark(context)]
-                except Exception as error:  # noqa: BLE001 (one broken benchmark must not hide the others' rows)
+                except Exception as error:
                     traceback.print_exc()
                     rows.append((kind, Row(f"{name}: failed", None, "", 0, note=f"{type(error).__name__}: {error}")))
     finally:
@@ -135,7 +135,8 @@ def table(rows: list[tuple[str, Row]]) -> str:
     widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header) - 1)]
 
     def render(cells: list[str]) -> str:
-        return "  ".join([*(cell.ljust(width) for cell, width in zip(cells, widths)), cells[-1]]).rstrip()
+        padded = (cell.ljust(width) for cell, width in zip(cells[:-1], widths, strict=True))
+        return "  ".join([*padded, cells[-1]]).rstrip()
 
     return "\n".join([render(header), render(["-" * width for width in widths] + ["-" * 15]),
                       *(render(line) for line in lines)])

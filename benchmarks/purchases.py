@@ -26,7 +26,8 @@ TARGET_POSTGRES = 600.0
 AMOUNTS = (Decimal("1.00"), Decimal("2.50"), Decimal("10.00"), Decimal("25.00"))
 
 
-def _hammer(server: Server, seconds: float, request: Callable[[httpx.Client, int], Decimal | None]) -> tuple[int, Decimal]:
+def _hammer(server: Server, seconds: float,
+            request: Callable[[httpx.Client, int], Decimal | None]) -> tuple[int, Decimal]:
     """Run ``request`` from CLIENTS threads for ``seconds``: how many succeeded, and their sum."""
     lock = threading.Lock()
     done = [0]

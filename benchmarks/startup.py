@@ -49,8 +49,8 @@ def _tui_until_balance(env: dict[str, str]) -> float | None:
     started = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:  # the child: a terminal of a usual size
-        os.execvpe(sys.executable, [sys.executable, "-m", "credits_tui.cli"], {**env, "COLUMNS": "120",
-                                                                                "LINES": "40", "TERM": "xterm-256color"})
+        os.execvpe(sys.executable, [sys.executable, "-m", "credits_tui.cli"],
+                   {**env, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"})
     seen = b""
     try:
         while time.perf_counter() - started < TUI_TIMEOUT_S:

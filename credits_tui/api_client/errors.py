@@ -74,7 +74,7 @@ class NetworkError(ApiError):
     """The server could not be reached, or the connection dropped."""
 
 
-class TimeoutError(NetworkError):  # noqa: A001 - the client's own, distinct from the builtin
+class TimeoutError(NetworkError):
     """The server did not answer in time. For a purchase, retrying with the same key is safe."""
 
 

@@ -70,8 +70,8 @@ def parse_money(value: Any) -> Decimal:
         )
     try:
         return Decimal(text).quantize(CENT)
-    except InvalidOperation:  # pragma: no cover - the pattern already excludes this
-        raise PydanticCustomError("invalid_amount", "Enter the amount as a plain number such as 25.00.")
+    except InvalidOperation as error:  # pragma: no cover - the pattern already excludes this
+        raise PydanticCustomError("invalid_amount", "Enter the amount as a plain number such as 25.00.") from error
 
 
 def format_money(value: Decimal) -> str:

@@ -365,12 +365,10 @@ def test_postgresql_refuses_to_rewrite_an_audit_row(module_api, database_kind):
     if database_kind != "postgresql":
         pytest.skip("the trigger is PostgreSQL's")
     module_api.as_user(ADMIN)
-    with pytest.raises(DBAPIError, match="append-only"):
-        with module_api.database.write() as session:
-            session.execute(update(AuditEvent).values(outcome="success"))
-    with pytest.raises(DBAPIError, match="append-only"):
-        with module_api.database.write() as session:
-            session.execute(text("DELETE FROM audit_events"))
+    with pytest.raises(DBAPIError, match="append-only"), module_api.database.write() as session:
+        session.execute(update(AuditEvent).values(outcome="success"))
+    with pytest.raises(DBAPIError, match="append-only"), module_api.database.write() as session:
+        session.execute(text("DELETE FROM audit_events"))
 
 
 def test_the_demo_history_matches_the_ledger(seeded):

@@ -6,76 +6,31 @@ and the rule turned off after three, and a dead worker's claim taken over withou
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
-from credits_tui.api_client.models import Role, TransactionType
+from credits_tui.api_client.models import TransactionType
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
 from credits_tui.backend.db.schema import (
-    Account,
     AutoRechargeAttempt,
     GatewayCharge,
-    LedgerTransaction,
-    Notification,
 )
-from credits_tui.backend.demo import DEMO_PASSWORD, DemoUser, add_test_card, create_account
 from credits_tui.backend.services import ledger
 from credits_tui.backend.services.ledger import utc_now
 from credits_tui.backend.services.payments import TestGateway, reconcile
-from tests.backend.conftest import assert_ledger_invariant
-from tests.backend.test_concurrency import all_at_once
-from tests.backend.test_crash_recovery import served
 from tests.support import serve_asgi
+from tests.support.backend import assert_ledger_invariant
+from tests.support.processes import all_at_once, served
+from tests.support.shop import ADMIN, MEMBER, SUPPORT, Shop, headers, make_shop, use
 
-ADMIN = "admin@recharge.example"
-SUPPORT = "support@recharge.example"
-MEMBER = "member@recharge.example"
 DECLINING_CARD = "4000000000000341"
-
-
-@dataclass
-class Shop:
-    database: Database
-    account_id: int
-
-    def balance(self) -> int:
-        with self.database.read() as session:
-            return session.get_one(Account, self.account_id).balance_cents
-
-    def count(self, model, *where) -> int:
-        with self.database.read() as session:
-            return session.scalar(select(func.count()).select_from(model).where(*where))
-
-    def recharges(self) -> list[LedgerTransaction]:
-        with self.database.read() as session:
-            return list(session.scalars(select(LedgerTransaction).where(
-                LedgerTransaction.account_id == self.account_id,
-                LedgerTransaction.transaction_type == TransactionType.auto_recharge.value)))
-
-    def kinds(self) -> list[str]:
-        with self.database.read() as session:
-            return list(session.scalars(select(Notification.kind).where(Notification.account_id == self.account_id)
-                                        .order_by(Notification.id)))
-
-
-def make_shop(database: Database, password_hash: str, *, balance_cents: int, card: bool = True) -> Shop:
-    with database.write() as session:
-        account, _ = create_account(session, "Recharge Co.", (
-            DemoUser(ADMIN, "Ada Admin", Role.admin), DemoUser(SUPPORT, "Sam Support", Role.support),
-            DemoUser(MEMBER, "Max Member", Role.member)), password_hash)
-        if card:
-            add_test_card(session, account)
-        ledger.append(session, account, transaction_type=TransactionType.adjustment, amount_cents=balance_cents,
-                      description="Opening balance", at=utc_now() - timedelta(days=60))
-        return Shop(database, account.id)
 
 
 @pytest.fixture
@@ -83,24 +38,11 @@ def shop(database: Database, demo_password_hash: str) -> Shop:
     return make_shop(database, demo_password_hash, balance_cents=60_00)
 
 
-def headers(http, email: str) -> dict[str, str]:
-    response = http.post("/api/v1/auth/tokens", json={"email": email, "password": DEMO_PASSWORD})
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
 @pytest.fixture
 def http(shop: Shop, settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings, database=shop.database), raise_server_exceptions=False) as client:
         yield client
     assert_ledger_invariant(shop.database)
-
-
-def use(http, auth, quantity: int = 1, process_type: str = "postcard") -> httpx.Response:
-    response = http.post("/api/v1/credits/usage", json={"process_type": process_type, "quantity": quantity},
-                         headers=auth)
-    assert response.status_code == 201, response.text
-    return response
 
 
 def turn_on(http, auth, threshold: str = "50.00", recharge_to: str = "100.00") -> dict:

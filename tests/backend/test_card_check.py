@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from credits_tui.backend.db.schema import GatewayCharge
-from tests.backend.test_purchases import balance, buy, card_body, counts, new_key
+from tests.support.purchases import balance, buy, card_body, counts, new_key
 
 
 def card_on_file(client) -> dict:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
@@ -16,6 +14,7 @@ from credits_tui.backend.db.engine import lock_account
 from credits_tui.backend.db.schema import Account, LedgerTransaction, Purchase
 from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import ledger
+from tests.support.processes import all_at_once
 
 WORKERS = 20
 
@@ -30,19 +29,6 @@ def balance(base: str, headers: dict[str, str]) -> Decimal:
     response = httpx.get(f"{base}/account/status", headers=headers, timeout=30)
     assert response.status_code == 200, response.text
     return Decimal(response.json()["purchase_credits"])
-
-
-def all_at_once(count: int, send) -> list[httpx.Response]:
-    """Run ``send(i)`` in ``count`` threads released together by a barrier."""
-    barrier = threading.Barrier(count)
-
-    def run(i: int) -> httpx.Response:
-        with httpx.Client(timeout=30) as client:
-            barrier.wait(timeout=30)
-            return send(client, i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def demo_counts(seeded) -> tuple[int, int]:

@@ -9,17 +9,10 @@ workers. Loopback only; every wait is bounded.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -35,7 +28,7 @@ from credits_tui.backend.demo import DEMO_PASSWORD, DemoUser, add_test_card, cre
 from credits_tui.backend.services.ledger import utc_now
 from credits_tui.backend.services.payments import TestGateway, reconcile
 from credits_tui.cli import main
-from credits_tui.embedded import free_port
+from tests.support.processes import served, with_kill
 
 EMAIL = "burst@crash.example"
 KEYS = 48
@@ -50,38 +43,6 @@ def crash_db(database: Database, demo_password_hash: str) -> Database:
                                     demo_password_hash)
         add_test_card(session, account)
     return database
-
-
-@contextmanager
-def served(database: Database, log: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
-    port = free_port()
-    command = [sys.executable, "-m", "credits_tui.cli", "serve", "--port", str(port), "--database-url",
-               database.url, "--workers", str(workers), "--log-level", "warning"]
-    with open(log, "ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
-        yield base, process
-    finally:
-        with_kill(process)
-
-
-def with_kill(process: subprocess.Popen) -> None:
-    """kill -9 the server and its workers (its process group), and reap it."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=10)
 
 
 def amount_of(index: int) -> str:

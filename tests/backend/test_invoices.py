@@ -17,7 +17,7 @@ from credits_tui.backend.demo import DemoUser, add_test_card, create_account
 from credits_tui.backend.services import ledger
 from credits_tui.backend.services.invoicing import CloseResult, InvoicingService
 from credits_tui.backend.services.payments import TestGateway
-from tests.backend.test_purchases import card_goes_bad
+from tests.support.purchases import card_goes_bad
 
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 FRESH_EMAIL = "fresh-admin@demo.example"

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.backend.test_bad_input import assert_envelope, snapshot
+from tests.support.envelopes import assert_envelope, snapshot
 
 BAD_BODIES = {
     "a key twice": b'{"amount": "1.00", "amount": "2.00"}',

@@ -25,8 +25,8 @@ from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import notifications
 from credits_tui.backend.services.mail_sender import MailSender, SmtpServer
 from credits_tui.embedded import free_port
-from tests.backend.test_auto_recharge import ADMIN, Shop, make_shop
-from tests.backend.test_crash_recovery import served, with_kill
+from tests.support.processes import served, with_kill
+from tests.support.shop import ADMIN, Shop, make_shop
 
 
 class Mailbox:

@@ -20,7 +20,7 @@ from credits_tui.backend.services.auto_recharge import auto_recharge_model
 from credits_tui.backend.services.invoicing import InvoicingService, previous_period
 from credits_tui.backend.services.notifications import card_expiring_check
 from credits_tui.backend.services.payments import TestGateway
-from tests.backend.test_auto_recharge import ADMIN, MEMBER, SUPPORT, Shop, headers, make_shop, use
+from tests.support.shop import ADMIN, MEMBER, SUPPORT, Shop, headers, make_shop, use
 
 
 @pytest.fixture

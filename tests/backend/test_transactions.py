@@ -12,6 +12,7 @@ import re
 import uuid
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import select
@@ -166,15 +167,15 @@ def test_pages_walk_every_transaction_once_newest_first(admin, ledger_rows):
 
     assert ids(walked) == ids(ledger_rows.rows)
     assert len(set(ids(walked))) == len(walked) == 204
-    assert all(a > b for a, b in zip(ids(walked), ids(walked)[1:]))
-    assert all(at(a["created_at"]) >= at(b["created_at"]) for a, b in zip(walked, walked[1:]))
+    assert all(a > b for a, b in pairwise(ids(walked)))
+    assert all(at(a["created_at"]) >= at(b["created_at"]) for a, b in pairwise(walked))
     assert [len(page) for page in pages] == [7] * 29 + [1]
     for row in walked:
         assert MONEY.match(row["amount"]) and MONEY.match(row["balance_after"]), row
         assert at(row["created_at"]).utcoffset() == timedelta(0)
     # Every row's balance_after follows from the one before it.
     oldest_first = list(reversed(walked))
-    for previous, row in zip(oldest_first, oldest_first[1:]):
+    for previous, row in pairwise(oldest_first):
         assert Decimal(previous["balance_after"]) + Decimal(row["amount"]) == Decimal(row["balance_after"])
     status = admin.get("/account/status").json()
     assert walked[0]["balance_after"] == status["purchase_credits"]
@@ -367,7 +368,7 @@ def read_csv(client, params: dict | None = None) -> list[dict]:
     header = next(reader)
     assert {"id", "created_at", "transaction_type", "process_type", "amount", "balance_after",
             "description", "reference"} <= set(header), header
-    lines = [dict(zip(header, line)) for line in reader]
+    lines = [dict(zip(header, line, strict=True)) for line in reader]
     assert all(len(line) == len(header) for line in lines)
     return lines
 
@@ -377,7 +378,7 @@ def test_csv_has_one_line_per_transaction(admin, ledger_rows):
 
     assert len(lines) == summary(admin)["count"] == 204
     assert [int(line["id"]) for line in lines] == ids(ledger_rows.rows)
-    for line, row in zip(lines, ledger_rows.rows):
+    for line, row in zip(lines, ledger_rows.rows, strict=True):
         assert MONEY.match(line["amount"]) and MONEY.match(line["balance_after"]), line
         assert (line["amount"], line["balance_after"]) == (row["amount"], row["balance_after"])
         assert line["transaction_type"] == row["transaction_type"]
@@ -412,7 +413,7 @@ def test_csv_neutralises_formulas(api, admin):
     for text in FORMULAS:
         append_row(api, description=text, reference=text)
     lines = read_csv(admin)[:len(FORMULAS)]
-    for text, line in zip(reversed(FORMULAS), lines):
+    for text, line in zip(reversed(FORMULAS), lines, strict=True):
         for column in ("description", "reference"):
             cell = line[column]
             assert not cell.startswith(("=", "+", "-", "@")), cell

@@ -15,14 +15,7 @@ from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from tests.support import RawApi, serve_asgi
-
-# The demo users are re-exported for test_cli.py, which imports them from here.
-from tests.support.backend import (  # noqa: F401
-    ADMIN,
-    MEMBER,
-    OTHER_ADMIN,
-    PASSWORD,
-    SUPPORT,
+from tests.support.backend import (
     SqliteTemplates,
     assert_ledger_invariant,
     sqlite_path,

@@ -1,7 +1,7 @@
 """``credits-tui auto-recharge``, ``alerts`` and ``balance --fail-below`` against the real backend
 on loopback (the rules themselves are tested in tests/backend/test_auto_recharge.py and
 test_notifications.py)."""
-# The CLI fixtures are test_cli.py's, imported: pytest finds them by the argument names.
+# The CLI fixtures are tests/support/cli.py's, imported: pytest finds them by the argument names.
 # ruff: noqa: F811
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tests.client.conftest import ADMIN, SUPPORT
-from tests.client.test_cli import (  # noqa: F401
+from tests.support.backend import ADMIN, SUPPORT
+from tests.support.cli import (  # noqa: F401
     admin_token,
     api_url,
     cli,

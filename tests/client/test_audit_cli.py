@@ -1,6 +1,6 @@
 """``credits-tui audit`` and the client's audit methods, against the real backend on loopback
 (the audit log's own behaviour is in tests/backend/test_audit.py)."""
-# The CLI fixtures are test_cli.py's, imported: pytest finds them by the argument names.
+# The CLI fixtures are tests/support/cli.py's, imported: pytest finds them by the argument names.
 # ruff: noqa: F811
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 from credits_tui.api_client import errors
 from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import AuditAction, AuditQuery
-from tests.client.conftest import ADMIN, SUPPORT
-from tests.client.test_cli import (  # noqa: F401
+from tests.support.backend import ADMIN, SUPPORT
+from tests.support.cli import (  # noqa: F401
     admin_token,
     api_url,
     cli,

@@ -6,195 +6,35 @@ the tests under dbus-run-session with gnome-keyring unlocked) the subprocess use
 otherwise it is pointed at ``tests.support.file_keyring.FileKeyring``, a JSON file in a
 directory of its own that stands in for the keyring.
 """
+# The CLI fixtures are tests/support/cli.py's, imported: pytest finds them by the argument names.
+# ruff: noqa: F811
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
-import keyring
-import keyring.errors
 import pytest
 
 from credits_tui.auth.profiles import Config, Profile, save_config
-from credits_tui.auth.tokens import SERVICE, entry_name
 from credits_tui.formatting import credits_text
-from tests.client.conftest import ADMIN, MEMBER, OTHER_ADMIN, PASSWORD, SUPPORT
-from tests.support import RawApi, RawServer, closed_port
-from tests.support.file_keyring import FILE_ENV, read_entries
+from tests.support import RawServer, closed_port
+from tests.support.backend import ADMIN, MEMBER, OTHER_ADMIN, PASSWORD, SUPPORT
+from tests.support.cli import (  # noqa: F401
+    admin_token,
+    api_url,
+    cli,
+    raw,
+    secret_service,
+    server,
+    signed_in,
+)
 
-REPO = Path(__file__).resolve().parents[2]
 CSV_HEADER = ["id", "created_at", "transaction_type", "process_type", "user_email", "user_name", "amount",
               "balance_after", "description", "reference"]
-
-
-@pytest.fixture(scope="session")
-def secret_service():
-    """The real Secret Service keyring if this process can use it, else None."""
-    backend = keyring.get_keyring()
-    if type(backend).__module__ != "keyring.backends.SecretService":
-        return None
-    probe = f"probe-{os.getpid()}"
-    try:
-        backend.set_password(SERVICE + "-test", probe, "x")
-        usable = backend.get_password(SERVICE + "-test", probe) == "x"
-        backend.delete_password(SERVICE + "-test", probe)
-    except keyring.errors.KeyringError:
-        return None
-    return backend if usable else None
-
-
-class KeyringView:
-    """Reads (and cleans up) what the subprocess put in its keyring."""
-
-    def __init__(self, backend, file: Path | None) -> None:
-        self.backend = backend
-        self.file = file
-        self.touched: set[tuple[str, str]] = set()
-
-    def get(self, server: str, email: str) -> str | None:
-        self.touched.add((server, email))
-        if self.file is not None:
-            return read_entries(self.file).get(SERVICE, {}).get(entry_name(server, email))
-        return self.backend.get_password(SERVICE, entry_name(server, email))
-
-    def set(self, server: str, email: str, token: str) -> None:
-        self.touched.add((server, email))
-        if self.file is not None:
-            entries = read_entries(self.file)
-            entries.setdefault(SERVICE, {})[entry_name(server, email)] = token
-            self.file.write_text(json.dumps(entries))
-        else:
-            self.backend.set_password(SERVICE, entry_name(server, email), token)
-
-    def cleanup(self) -> None:
-        if self.file is not None:
-            return
-        for server, email in self.touched:
-            try:
-                self.backend.delete_password(SERVICE, entry_name(server, email))
-            except keyring.errors.PasswordDeleteError:
-                pass
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    def one_line_error(self) -> str:
-        """The error a person reads: exactly one line on stderr, from us."""
-        lines = self.stderr.strip().splitlines()
-        assert len(lines) == 1, self.stderr
-        assert lines[0].startswith("credits-tui: ") and len(lines[0]) > len("credits-tui: ") + 5
-        return lines[0]
-
-
-@dataclass
-class Cli:
-    server: str
-    env: dict[str, str]
-    dirs: list[Path]
-    keyring: KeyringView
-    secrets: list[str] = field(default_factory=list)
-
-    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> Result:
-        started = time.monotonic()
-        process = subprocess.run(
-            [sys.executable, "-m", "credits_tui.cli", *args], input=input, capture_output=True, text=True,
-            env=self.env | (env or {}), timeout=timeout, cwd=self.dirs[0],
-            stdin=subprocess.DEVNULL if input is None else None)  # never a terminal
-        result = Result(process.returncode, process.stdout, process.stderr, time.monotonic() - started)
-        assert "Traceback" not in result.stderr, result.stderr
-        for secret in [*self.secrets, (env or {}).get("CREDITS_TUI_TOKEN")]:
-            if secret:  # a token is never printed, not even in an error
-                assert secret not in result.stderr and secret not in result.stdout
-        return result
-
-    def login(self, email: str = ADMIN) -> str:
-        result = self.run("login", "--server", self.server, "--email", email, "--password-stdin",
-                          input=PASSWORD + "\n")
-        assert result.code == 0, result.stderr
-        token = self.keyring.get(self.server, email)
-        assert token
-        self.secrets.append(token)
-        return token
-
-    def files(self) -> list[Path]:
-        return [Path(root) / name for d in self.dirs for root, _, names in os.walk(d) for name in names]
-
-
-def make_cli(server: str, base: Path, secret_service) -> Cli:
-    """A person's machine: own home, config and data directories, and a keyring."""
-    home, config, data = base / "home", base / "config", base / "data"
-    for directory in (home, config, data):
-        directory.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CREDITS_TUI_") and k not in ("PYTHON_KEYRING_BACKEND", FILE_ENV)}
-    env |= {"HOME": str(home), "XDG_CONFIG_HOME": str(config), "XDG_DATA_HOME": str(data),
-            "XDG_CACHE_HOME": str(home / ".cache"), "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    if secret_service is None:
-        keyring_dir = base / "keyring"  # not under home, config or data
-        keyring_dir.mkdir()
-        keyring_file = keyring_dir / "keyring.json"
-        env |= {"PYTHON_KEYRING_BACKEND": "tests.support.file_keyring.FileKeyring", FILE_ENV: str(keyring_file),
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        view = KeyringView(None, keyring_file)
-    else:
-        view = KeyringView(secret_service, None)
-    return Cli(server=server, env=env, dirs=[home, config, data], keyring=view)
-
-
-@pytest.fixture(scope="module")
-def api_url(module_live_server) -> str:
-    """One seeded backend for this module: every test checks before and after itself."""
-    return module_live_server
-
-
-@pytest.fixture
-def server(api_url) -> str:
-    return api_url.removesuffix("/api/v1")
-
-
-@pytest.fixture
-def raw(api_url) -> RawApi:
-    return RawApi(api_url)
-
-
-@pytest.fixture
-def cli(server, tmp_path, secret_service):
-    """A fresh machine, not signed in. A real keyring is shared by every machine of the test
-    run, so fresh machines sign in as the support user and leave the admin's entry to
-    ``signed_in``."""
-    machine = make_cli(server, tmp_path, secret_service)
-    yield machine
-    machine.keyring.cleanup()
-
-
-@pytest.fixture(scope="module")
-def signed_in(api_url, tmp_path_factory, secret_service):
-    """A machine signed in as the demo admin, shared by the tests that do not sign out."""
-    machine = make_cli(api_url.removesuffix("/api/v1"), tmp_path_factory.mktemp("signed_in"), secret_service)
-    machine.login(ADMIN)
-    yield machine
-    machine.keyring.cleanup()
-
-
-@pytest.fixture
-def admin_token(signed_in) -> str:
-    return signed_in.keyring.get(signed_in.server, ADMIN)
 
 
 # --- login ---------------------------------------------------------------------------------------

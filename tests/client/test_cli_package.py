@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import ADMIN
 from tests.support import RawApi
+from tests.support.backend import ADMIN
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_ONLY = ("fastapi", "sqlalchemy", "uvicorn", "argon2", "alembic", "psycopg", "pydantic_settings", "starlette")

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import ApiToken, User
-from tests.client.conftest import PASSWORD, SUPPORT
-from tests.client.test_cli import Cli, make_cli
 from tests.support import RawApi
+from tests.support.backend import PASSWORD, SUPPORT
+from tests.support.cli import Cli, make_cli
 
 NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 

@@ -28,7 +28,8 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services
+    svc: Services = request.app.state.services  # set by create_app
+    return svc
 
 
 ServicesDep = Annotated[Services, Depends(services)]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Row
 
 from credits_tui.api_client.models import (
     AccountStatus,
@@ -177,7 +179,7 @@ def transactions_csv(principal: Viewer, client: ClientAddress, svc: ServicesDep,
         raise
     log.export_csv(Origin.of(principal, client), filters, AuditOutcome.success)  # before the first byte
 
-    def with_first():
+    def with_first() -> Iterator[Row[Any]]:
         if first is not None:
             yield first
         yield from rows

@@ -8,6 +8,7 @@ sum kept in the same database transaction as every append.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -48,6 +50,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's table, for bulk inserts and index work. SQLAlchemy types ``__table__`` as any
+    FromClause; a declarative model's is always a Table."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class Account(Base):
@@ -362,7 +372,7 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(String(200), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     outcome: Mapped[str] = mapped_column(String(16))
-    detail: Mapped[dict] = mapped_column(JSON)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (
         # Pages are read newest first by id within an account, whatever the filter.

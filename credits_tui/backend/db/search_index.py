@@ -2,8 +2,8 @@
 
 SQLite: an external-content FTS5 table filled by an insert trigger (the ledger is
 append-only, so inserts are the only change to follow). PostgreSQL: a generated
-``search_vector`` column (``to_tsvector('simple', search_text)``) with a GIN index. The migration creates it; a bulk load drops it and
-builds it once at the end, which is much faster than row by row.
+``search_vector`` column (``to_tsvector('simple', search_text)``) with a GIN index. The migration
+creates it; a bulk load drops it and builds it once at the end, which is much faster than row by row.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ DEMO_CO_USERS = (
 OTHER_CO_USERS = (DemoUser("other-admin@demo.example", "Olga Other", Role.admin),)
 
 
-def create_account(session: Session, name: str, users: tuple[DemoUser, ...], password_hash: str) -> tuple[Account, list[User]]:
+def create_account(session: Session, name: str, users: tuple[DemoUser, ...],
+                   password_hash: str) -> tuple[Account, list[User]]:
     now = ledger.utc_now()
     account = Account(name=name, balance_cents=0, created_at=now - timedelta(days=400))
     session.add(account)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
@@ -44,6 +45,7 @@ from credits_tui.backend.db.schema import (
     Invoice,
     InvoiceLine,
     LedgerTransaction,
+    table_of,
 )
 from credits_tui.backend.services.accounts import month_period, next_month_start
 from credits_tui.backend.services.ledger import DailyTotals, search_words, utc_now
@@ -86,6 +88,29 @@ class CardCharge:
     user_id: int | None
 
 
+class LedgerValues(TypedDict):
+    """The column values of one generated ledger row, as inserted in bulk."""
+
+    account_id: int
+    created_at: datetime
+    transaction_type: str
+    process_type: str | None
+    user_id: int | None
+    quantity: int | None
+    amount_cents: int
+    balance_after_cents: int
+    description: str
+    reference: str | None
+    search_text: str
+
+
+class InvoiceLineValues(TypedDict):
+    process_type: str | None
+    description: str
+    quantity: int
+    amount_cents: int
+
+
 @dataclass
 class _Month:
     """The post-paid usage of the month being written: what its invoice's lines say."""
@@ -94,7 +119,7 @@ class _Month:
     postpaid: dict[str, list[int]] = field(default_factory=dict)  # process type -> [units, cents used]
 
 
-InvoiceWriter = Callable[[str, int, list[dict], datetime], int]
+InvoiceWriter = Callable[[str, int, list[InvoiceLineValues], datetime], int]
 
 
 class DemoCoHistory:
@@ -141,11 +166,11 @@ class DemoCoHistory:
 
     def _row(self, at: datetime, kind: TransactionType, amount: int, user: Author | None, description: str,
              process: ProcessTypePrice | None = None, quantity: int | None = None,
-             reference: str | None = None) -> dict:
+             reference: str | None = None) -> LedgerValues:
         self.balance += amount
         words = self._fixed_words(user, kind, process.process_type if process else None,
                                   process.label if process else None, description)
-        return dict(account_id=self.account_id, created_at=at, transaction_type=kind.value,
+        return LedgerValues(account_id=self.account_id, created_at=at, transaction_type=kind.value,
                     process_type=process.process_type if process else None, user_id=user.id if user else None,
                     quantity=quantity, amount_cents=amount, balance_after_cents=self.balance,
                     description=description, reference=reference,
@@ -158,38 +183,38 @@ class DemoCoHistory:
         self.charges.append(CardCharge(kind, at, amount, key, charge_id, user.id if user else None))
         return charge_id
 
-    def _purchase(self, at: datetime, n: int, amount: int) -> dict:
+    def _purchase(self, at: datetime, n: int, amount: int) -> LedgerValues:
         admin = self.rng.choice(self.admins)
         charge_id = self._charge(TransactionType.purchase, at, amount,
                                  f"purchase:{self.account_id}:demo-{n}", admin)
         return self._row(at, TransactionType.purchase, amount, admin,
                          f"Purchase of {format_money(cents_to_decimal(amount))} credits", reference=charge_id)
 
-    def _auto_recharge(self, at: datetime, n: int) -> dict:
+    def _auto_recharge(self, at: datetime, n: int) -> LedgerValues:
         amount = AUTO_RECHARGE_TO_CENTS - self.balance
         charge_id = self._charge(TransactionType.auto_recharge, at, amount,
                                  f"auto-recharge:{self.account_id}:demo-{n}", None)
         return self._row(at, TransactionType.auto_recharge, amount, None, AUTO_RECHARGE_DESCRIPTION,
                          reference=charge_id)
 
-    def _invoice_payment(self, at: datetime, month: _Month) -> dict:
+    def _invoice_payment(self, at: datetime, month: _Month) -> LedgerValues:
         """Close ``month`` (it ended below zero) as the month close does: invoice, charge, payment."""
         amount = -self.balance
-        lines = [dict(process_type=process_type, description=self.prices[process_type].label,
-                      quantity=units, amount_cents=used)
+        lines = [InvoiceLineValues(process_type=process_type, description=self.prices[process_type].label,
+                                   quantity=units, amount_cents=used)
                  for process_type, (units, used) in sorted(month.postpaid.items())]
         rest = amount - sum(line["amount_cents"] for line in lines)
         if rest:
-            lines.append(dict(process_type=None, quantity=1, amount_cents=rest,
-                              description="Prepaid credits applied" if rest < 0
-                              else "Unpaid balance from earlier months"))
+            lines.append(InvoiceLineValues(process_type=None, quantity=1, amount_cents=rest,
+                                           description="Prepaid credits applied" if rest < 0
+                                           else "Unpaid balance from earlier months"))
         invoice_id = self.write_invoice(month.period, amount, lines, at)
         charge_id = self._charge(TransactionType.invoice_payment, at, amount, f"invoice:{invoice_id}", None)
         self.invoices.append((invoice_id, charge_id))
         return self._row(at, TransactionType.invoice_payment, amount, None,
                          f"Payment of the {month.period} transcription invoice", reference=charge_id)
 
-    def _usage(self, at: datetime, process: ProcessTypePrice, quantity: int, month: _Month) -> dict:
+    def _usage(self, at: datetime, process: ProcessTypePrice, quantity: int, month: _Month) -> LedgerValues:
         amount = quantity * self.unit_cents[process.process_type]
         if process.billing is BillingMode.invoice:
             used = month.postpaid.setdefault(process.process_type, [0, 0])
@@ -199,7 +224,7 @@ class DemoCoHistory:
         return self._row(at, TransactionType.usage, -amount, user, f"{process.label} × {quantity}", process,
                          quantity, f"campaign-{self.rng.randint(1, 60)}")
 
-    def rows(self) -> Iterator[dict]:
+    def rows(self) -> Iterator[LedgerValues]:
         rng = self.rng
         step = (self.now - timedelta(minutes=5) - self.start) / self.count
         recharge_delay = min(timedelta(seconds=2), step / 20)
@@ -238,10 +263,7 @@ class DemoCoHistory:
                     # The last row cannot be a crossing: its recharge would have no room.
                     quantity = min(quantity, max(0, self.balance - AUTO_RECHARGE_THRESHOLD_CENTS)
                                    // self.unit_cents[process.process_type])
-                if quantity:
-                    row = self._usage(at, process, quantity, month)
-                else:
-                    row = self._purchase(at, n, 50_000)
+                row = self._usage(at, process, quantity, month) if quantity else self._purchase(at, n, 50_000)
             elif roll < 0.97 and not tight:
                 row = self._purchase(at, n, rng.choice((25_000, 50_000, 100_000)))
             elif roll < 0.985:
@@ -264,18 +286,20 @@ def write_history(database: Database, settings: Settings, account_id: int, card_
 
     A large load drops the ledger's indexes and rebuilds them once at the end.
     """
-    table = LedgerTransaction.__table__
+    table = table_of(LedgerTransaction)
     totals = DailyTotals()
-    batch: list[dict] = []
-    last: dict | None = None
+    batch: list[LedgerValues] = []
+    last: LedgerValues | None = None
     with database.write() as session:
         connection = session.connection()
 
-        def write_invoice(period: str, amount: int, lines: list[dict], at: datetime) -> int:
-            invoice_id = connection.execute(Invoice.__table__.insert().values(
+        def write_invoice(period: str, amount: int, lines: list[InvoiceLineValues], at: datetime) -> int:
+            key = connection.execute(table_of(Invoice).insert().values(
                 account_id=account_id, period=period, amount_cents=amount, status=InvoiceStatus.paid.value,
-                card_last4=card_last4, created_at=at, paid_at=at)).inserted_primary_key[0]
-            connection.execute(InvoiceLine.__table__.insert(), [{**line, "invoice_id": invoice_id} for line in lines])
+                card_last4=card_last4, created_at=at, paid_at=at)).inserted_primary_key
+            assert key is not None  # a single-row insert
+            invoice_id: int = key[0]
+            connection.execute(table_of(InvoiceLine).insert(), [{**line, "invoice_id": invoice_id} for line in lines])
             return invoice_id
 
         bulk = count >= _REBUILD_INDEXES_FROM

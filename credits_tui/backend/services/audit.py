@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ from credits_tui.api_client.models import (
     format_money,
 )
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User
+from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User, table_of
 from credits_tui.backend.db.schema import AuditEvent as AuditRow
 from credits_tui.backend.errors import Unprocessable
 from credits_tui.backend.services.ledger import utc_now
@@ -192,23 +192,24 @@ def seed_audit_history(session: Session, account: Account, *, ip: str = "203.0.1
         .order_by(T.id)
     ).all()
     paid_with: Detail = {"last4": card.last4, "brand": card.brand} if card else {}
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     if card is not None:
         first = purchases[0] if purchases else None
         rows.append(_seed_row(account.id, first.created_at - timedelta(minutes=1) if first else card.created_at,
                               first.user_id if first else None, AuditAction.card_add, "card", ip, dict(paid_with)))
     for transaction_id, at, amount_cents, buyer in purchases:
+        assert buyer is not None  # the query keeps only purchases with a buyer
         rows.append(_seed_row(account.id, at - timedelta(minutes=3), buyer, AuditAction.sign_in, f"user:{buyer}",
                               ip, {"email": emails[buyer]}))
         rows.append(_seed_row(account.id, at, buyer, AuditAction.purchase_create, f"transaction:{transaction_id}",
                               ip, {"amount": _money(amount_cents), **paid_with, "transaction_id": transaction_id}))
     rows.sort(key=lambda values: values["at"])  # ids follow time, as they do for live rows
     for start in range(0, len(rows), 5_000):
-        session.execute(AuditRow.__table__.insert(), rows[start:start + 5_000])
+        session.execute(table_of(AuditRow).insert(), rows[start:start + 5_000])
     return len(rows)
 
 
 def _seed_row(account_id: int, at: datetime, actor: int | None, action: AuditAction, target: str, ip: str,
-              detail: Detail) -> dict:
+              detail: Detail) -> dict[str, Any]:
     return {"account_id": account_id, "at": at, "actor_id": actor, "action": action.value, "target": target,
             "ip": ip, "outcome": AuditOutcome.success.value, "detail": detail}

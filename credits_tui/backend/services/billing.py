@@ -141,11 +141,11 @@ class BillingService:
         except ChargeDeclined as declined:
             message = f"{declined.message} The card was not saved."
             if declined.code == "expired_card":
-                raise Unprocessable(declined.code, message, "number")
-            raise PaymentRequired(declined.code, message)
-        except GatewayUnavailable:
+                raise Unprocessable(declined.code, message, "number") from declined
+            raise PaymentRequired(declined.code, message) from declined
+        except GatewayUnavailable as unavailable:
             raise PaymentGatewayError("processing_error", "The payment processor could not check the card. "
-                                                          "The card was not saved; try again.")
+                                                          "The card was not saved; try again.") from unavailable
 
     def patch_card(self, origin: audit.Origin, patch: CardPatch) -> CardSummary:
         now = utc_now()

@@ -165,10 +165,10 @@ class CreditsService:
                 return self._finish_key(attempt, 402, ErrorEnvelope(error=ErrorDetail(
                     code="card_declined", message=f"{declined.message} No credits were added.")).model_dump_json(),
                     lambda session: _audit_purchase(session, principal, attempt, AuditOutcome.declined, facts))
-            except GatewayUnavailable:
+            except GatewayUnavailable as unavailable:
                 raise PaymentGatewayError(
                     "payment_processing_error",
-                    "The payment processor could not be reached. Nothing was charged; try again.")
+                    "The payment processor could not be reached. Nothing was charged; try again.") from unavailable
             return self._record_purchase(principal, attempt, amount_cents, card.last4, charge.id)
         except BaseException:
             self._release_key(attempt)
@@ -202,9 +202,9 @@ class CreditsService:
                     raise _in_progress()
                 existing.created_at = now  # the lease ran out (its worker died): this attempt takes over
                 return now
-        except IntegrityError:
+        except IntegrityError as race:
             # Another worker inserted the same key between our read and our insert.
-            raise _in_progress()
+            raise _in_progress() from race
 
     def _release_key(self, attempt: _Attempt) -> None:
         """Forget this attempt's unfinished claim, so the purchase can be tried again with the same key.

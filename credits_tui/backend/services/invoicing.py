@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, select, type_coerce
+from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import (
     BillingMode,
@@ -137,7 +138,7 @@ class InvoicingService:
                            f"charged {format_money(cents_to_decimal(amount))} to the card ending {last4}")
 
     @staticmethod
-    def _claimed_by_other_invoices(session, account_id: int, period: str, end: datetime) -> int | None:
+    def _claimed_by_other_invoices(session: Session, account_id: int, period: str, end: datetime) -> int | None:
         """The part of the balance at ``end`` that other invoices already charge, so it is never charged twice.
 
         An earlier month's invoice claims its amount while it is unpaid (its own retry collects it) or was
@@ -152,26 +153,30 @@ class InvoicingService:
                    if other.status != InvoiceStatus.paid.value or other.paid_at is None or other.paid_at >= end)
 
     @staticmethod
-    def _balance_at(session, account_id: int, moment: datetime) -> int:
+    def _balance_at(session: Session, account_id: int, moment: datetime) -> int:
         last = session.scalar(
             select(LedgerTransaction.balance_after_cents)
             .where(LedgerTransaction.account_id == account_id, LedgerTransaction.created_at < moment)
             .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc()).limit(1))
         return int(last or 0)
 
-    def _lines(self, session, invoice: Invoice, start: datetime, end: datetime) -> list[InvoiceLine]:
+    def _lines(self, session: Session, invoice: Invoice, start: datetime, end: datetime) -> list[InvoiceLine]:
         postpaid = {p.process_type: p for p in self.settings.prices if p.billing is BillingMode.invoice}
         T = LedgerTransaction
         usage = session.execute(
-            select(T.process_type, func.coalesce(func.sum(T.quantity), 0), func.sum(T.amount_cents))
+            # coalesce makes the quantity never NULL (SQLAlchemy types it as the column's int | None).
+            select(T.process_type, type_coerce(func.coalesce(func.sum(T.quantity), 0), Integer),
+                   func.sum(T.amount_cents))
             .where(T.account_id == invoice.account_id, T.transaction_type == TransactionType.usage.value,
                    T.process_type.in_(postpaid), T.created_at >= start, T.created_at < end)
             .group_by(T.process_type).order_by(T.process_type)
         ).all()
-        lines = [InvoiceLine(invoice_id=invoice.id, process_type=process_type,
-                             description=postpaid[process_type].label, quantity=int(quantity),
-                             amount_cents=-int(used))
-                 for process_type, quantity, used in usage]
+        lines = []
+        for process_type, quantity, used in usage:
+            assert process_type is not None  # the query keeps the post-paid types only
+            lines.append(InvoiceLine(invoice_id=invoice.id, process_type=process_type,
+                                     description=postpaid[process_type].label, quantity=int(quantity),
+                                     amount_cents=-int(used)))
         rest = invoice.amount_cents - sum(line.amount_cents for line in lines)
         if rest:
             description = ("Prepaid credits applied" if rest < 0
@@ -181,4 +186,4 @@ class InvoicingService:
         return lines
 
 
-__all__ = ["InvoicingService", "CloseResult", "period_bounds", "previous_period", "month_period"]
+__all__ = ["CloseResult", "InvoicingService", "month_period", "period_bounds", "previous_period"]

@@ -25,10 +25,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
@@ -62,7 +63,8 @@ class SmtpServer:
 
 
 def backoff(attempts: int, ceiling: timedelta) -> timedelta:
-    return min(BACKOFF_START * 2 ** max(attempts - 1, 0), ceiling)
+    doubling: int = 2 ** max(attempts - 1, 0)
+    return min(BACKOFF_START * doubling, ceiling)
 
 
 class MailSender:
@@ -113,13 +115,15 @@ class MailSender:
         """The row, if this worker won it; None when another holds it or it was delivered."""
         now = utc_now()
         with self.db.write() as session:
-            won = session.execute(
+            # An UPDATE's result is a CursorResult (which has the rowcount); Session.execute is typed
+            # with the Result of any statement.
+            won = cast(CursorResult[Any], session.execute(
                 update(Notification)
                 .where(Notification.id == notification_id, Notification.delivered_at.is_(None),
                        or_(Notification.claimed_until.is_(None), Notification.claimed_until < now))
                 .values(claimed_until=now + self.settings.notify_lease)
                 .execution_options(synchronize_session=False)
-            ).rowcount == 1
+            )).rowcount == 1
             return session.get(Notification, notification_id) if won else None
 
     async def _deliver(self, row: Notification) -> bool:
@@ -159,7 +163,8 @@ class MailSender:
                             .execution_options(synchronize_session=False))
 
 
-def run_in_background(database: Database, settings: Settings) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
+def run_in_background(database: Database,
+                      settings: Settings) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
     """A FastAPI lifespan that runs the sender while the app serves (every worker runs one)."""
 
     @contextlib.asynccontextmanager

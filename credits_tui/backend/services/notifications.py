@@ -30,7 +30,7 @@ from credits_tui.api_client.models import (
 )
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
-from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User
+from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User, table_of
 from credits_tui.backend.db.schema import Notification as NotificationRow
 from credits_tui.backend.errors import Unprocessable
 from credits_tui.backend.services.ledger import utc_now
@@ -171,7 +171,7 @@ def seed_notifications(session: Session, account: Account, *, low_balance_cents:
                 f"threshold of {credits(low_balance_cents)}.")
         before = after
     if rows:
-        session.execute(NotificationRow.__table__.insert(), rows)
+        session.execute(table_of(NotificationRow).insert(), rows)
     return len(rows)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import TransactionType, cents_to_decimal, format_money
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.schema import GatewayCharge, LedgerTransaction
+from credits_tui.backend.db.schema import GatewayCharge, LedgerTransaction, table_of
 from credits_tui.backend.services.ledger import utc_now
 
 
@@ -99,7 +99,7 @@ def _fail_like(outcome: str) -> None:
         raise ChargeDeclined(*_REFUSALS[outcome])
 
 
-def _charge_of(idempotency_key: str) -> Select[tuple[GatewayCharge]]:
+def _charge_of(idempotency_key: str) -> Select[GatewayCharge]:
     return select(GatewayCharge).where(GatewayCharge.idempotency_key == idempotency_key)
 
 
@@ -162,7 +162,7 @@ def record_historical_charges(session: Session, rows: Iterable[Mapping[str, Any]
     if any(not charge["id"] for charge in charges):
         raise ValueError("a charged transaction needs its charge id as its reference")
     if charges:
-        session.execute(GatewayCharge.__table__.insert(), charges)
+        session.execute(table_of(GatewayCharge).insert(), charges)
     return len(charges)
 
 

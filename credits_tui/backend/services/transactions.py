@@ -31,6 +31,7 @@ from sqlalchemy import (
     Row,
     ScalarSelect,
     Select,
+    SQLColumnExpression,
     case,
     column,
     func,
@@ -152,6 +153,8 @@ def _as_utc(moment: datetime | None, name: str) -> datetime | None:
                             name) from None
 
 
+# A select of any columns (SQLAlchemy types a select by the tuple of its columns).
+_AnySelect = Select[*tuple[Any, ...]]
 _T = LedgerTransaction
 _BOUND = aliased(LedgerTransaction, name="bound")
 # A page's ledger columns; the users' names and emails are joined to them (see _rows).
@@ -206,7 +209,7 @@ class TransactionService:
             raise Unprocessable(*_UNKNOWN_USER)
 
     @staticmethod
-    def _time_bounds(r: _Resolved, ids: ColumnElement[int]) -> list[ColumnElement[bool]]:
+    def _time_bounds(r: _Resolved, ids: SQLColumnExpression[int]) -> list[ColumnElement[bool]]:
         """The time window as a range of ``ids``, each end one index seek inside the statement."""
         in_account = _BOUND.account_id == r.account_id
         bounds: list[ColumnElement[bool]] = []
@@ -218,8 +221,8 @@ class TransactionService:
                           .order_by(_BOUND.created_at.desc(), _BOUND.id.desc()).limit(1).scalar_subquery())
         return bounds
 
-    def _select(self, columns: Sequence[ColumnElement[Any]], r: _Resolved,
-                before: int | None = None) -> tuple[Select[Any], ColumnElement[int]]:
+    def _select(self, columns: Sequence[SQLColumnExpression[Any]], r: _Resolved,
+                before: int | None = None) -> tuple[_AnySelect, SQLColumnExpression[int]]:
         """A select of the matching rows (older than ``before``) and the id column to order it by."""
         T = _T
         conditions: list[ColumnElement[bool]] = [T.account_id == r.account_id]
@@ -230,7 +233,7 @@ class TransactionService:
         if r.user is not None:
             conditions.append(T.user_id == self._user_id(r))
         if r.words and self.db.is_sqlite:
-            ids: ColumnElement[int] = _fts.c.rowid
+            ids: SQLColumnExpression[int] = _fts.c.rowid
             match = " AND ".join(f'"{word[:SQLITE_PREFIX_MAX]}"*' for word in r.words)
             conditions += [literal(" ").concat(T.search_text).like(f"% {word}%")
                            for word in r.words if len(word) > SQLITE_PREFIX_MAX]
@@ -315,7 +318,7 @@ class TransactionService:
 
     def _totals(self, session: Session, r: _Resolved) -> tuple[int, int, int]:
         """One statement: per-day aggregates for the window's whole days, raw rows for the rest."""
-        parts: list[Select[Any]]
+        parts: list[_AnySelect]
         first_day = _ceil_day(r.since) if r.since else None
         end_day = _floor_day(r.until) if r.until else None
         if r.words or (first_day and end_day and first_day >= end_day):  # free text has no aggregates
@@ -330,7 +333,7 @@ class TransactionService:
         totals = session.execute(statement).all()
         return tuple(sum(int(part[i] or 0) for part in totals) for i in range(3))  # type: ignore[return-value]
 
-    def _daily_totals(self, r: _Resolved, first_day: datetime | None, end_day: datetime | None) -> Select[Any]:
+    def _daily_totals(self, r: _Resolved, first_day: datetime | None, end_day: datetime | None) -> _AnySelect:
         D = DailyTotal
         conditions = [D.account_id == r.account_id]
         if first_day:
@@ -345,7 +348,7 @@ class TransactionService:
             conditions.append(D.user_id == self._user_id(r))
         return select(func.sum(D.count), func.sum(D.added_cents), func.sum(D.used_cents)).where(*conditions)
 
-    def _raw_totals(self, r: _Resolved) -> Select[Any]:
+    def _raw_totals(self, r: _Resolved) -> _AnySelect:
         amount = _T.amount_cents
         statement, _ = self._select([
             func.count(),
@@ -362,7 +365,7 @@ class TransactionService:
 _WALK_BUDGET_MS = 30
 
 
-def _postgres_text_page(session: Session, page: Select[Any]) -> list[Row[Any]]:
+def _postgres_text_page(session: Session, page: _AnySelect) -> list[Row[Any]]:
     from psycopg.errors import QueryCanceled
     from sqlalchemy.exc import OperationalError
 

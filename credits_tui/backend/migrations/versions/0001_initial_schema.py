@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 11:52:32.488258
 
 The free-text index over transactions.search_text is dialect-specific: see db/search_index.py.
