@@ -140,9 +140,11 @@ class CreditsApp(App[None]):
             except (errors.NetworkError, errors.ServerError) as error:
                 delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
                 screen = await self._open_gate(UNREACHABLE, lambda: UnreachableScreen(self.api.server))
-                screen.waiting(error.message, delay)
+                if isinstance(screen, UnreachableScreen):
+                    screen.waiting(error.message, delay)
                 await asyncio.sleep(delay)
-                screen.waiting(error.message, None)
+                if isinstance(screen, UnreachableScreen):
+                    screen.waiting(error.message, None)
                 continue
             except errors.ApiError as error:
                 await self._ask_sign_in(error.message)
@@ -222,7 +224,7 @@ class CreditsApp(App[None]):
         if again and isinstance(screen, CreditsScreen):
             screen.reload()
 
-    async def _open_gate(self, mode: str, make: Callable[[], Screen[None]]) -> Screen[None]:
+    async def _open_gate(self, mode: str, make: Callable[[], Screen[None]]) -> Screen[object]:
         """Show ``make()`` in place of the sections; it replaces any other gate screen."""
         if self.current_mode == mode or not self.is_running:  # (quitting: nothing to show)
             return self.screen
@@ -324,7 +326,7 @@ class CreditsApp(App[None]):
         sections = {f"section('{section.mode}')" for section in SECTIONS}
         return rows + keys_of(self, screen, skip=sections)
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         # Textual's own "Keys" (its help panel) would sit beside ours: one list of keys is enough.
         yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
         if self.check_action("section", ()):
@@ -346,7 +348,7 @@ class CreditsApp(App[None]):
             self.theme = theme
 
     def watch_theme(self, theme: str) -> None:
-        if self.is_mounted:
+        if self.is_running:
             self._save_theme(theme)
 
     @work(thread=True, group="config", exclusive=True, exit_on_error=False)
@@ -363,4 +365,4 @@ def run_app(connection: Connection, *, profile: str = DEFAULT_PROFILE) -> None:
     CreditsApp(connection, profile=profile).run()
 
 
-__all__ = ["CreditsApp", "Connection", "run_app"]
+__all__ = ["Connection", "CreditsApp", "run_app"]

@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, Static
 
 from credits_tui.api_client import errors
+from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import CardSummary, Invoice, InvoiceList, InvoiceStatus
 from credits_tui.formatting import card_label, credits_text
 from credits_tui.screens.base import CreditsScreen
@@ -155,7 +156,7 @@ class BillingScreen(CreditsScreen):
 
     @work(exclusive=True, group="billing", exit_on_error=False)
     async def load(self) -> None:
-        async def fetch(api):
+        async def fetch(api: CreditsClient) -> tuple[CardSummary | None, InvoiceList]:
             return await api.card(), await api.invoices()
 
         result = await self.call_api(fetch)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from rich.table import Table
 from rich.text import Text
@@ -26,7 +26,7 @@ class KeyRow(NamedTuple):
     what: str
 
 
-def keys_of(app: App[object], screen: Screen[object], *, skip: Collection[str] = ()) -> list[KeyRow]:
+def keys_of(app: App[Any], screen: Screen[object], *, skip: Collection[str] = ()) -> list[KeyRow]:
     """The screen's active bindings, one row per action (``n / PgDn``): those in the footer, and
     the app's own hidden ones (Textual's built-in keys, such as cursor moves, are left out)."""
     by_action: dict[str, tuple[list[str], Binding]] = {}

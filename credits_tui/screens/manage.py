@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from credits_tui.api_client import errors
+from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import PriceCatalog, TransactionPage, TransactionQuery, TransactionSummary, UserList
 from credits_tui.formatting import amount_text
 from credits_tui.screens.base import CreditsScreen
@@ -313,8 +314,9 @@ class ManageScreen(CreditsScreen):
     @work(exclusive=True, group="choices", exit_on_error=False)
     async def load_choices(self) -> None:
         """The process types and users for the filters (the rows show without them)."""
-        async def fetch(api) -> tuple[PriceCatalog, UserList]:
-            return await asyncio.gather(api.prices(), api.users())
+        async def fetch(api: CreditsClient) -> tuple[PriceCatalog, UserList]:
+            prices, users = await asyncio.gather(api.prices(), api.users())
+            return prices, users
 
         result = await self.call_api(fetch, show_errors=False)
         if isinstance(result, errors.ApiError):

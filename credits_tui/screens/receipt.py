@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from rich.table import Table
 from rich.text import Text
@@ -22,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from credits_tui.api_client import errors
+from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import Receipt, Transaction, TransactionType
 from credits_tui.formatting import card_label, credits_text, type_label
 from credits_tui.screens.base import CallApi
@@ -29,6 +32,8 @@ from credits_tui.screens.export_csv import ExportCsv, default_export_path
 from credits_tui.screens.transaction_detail import TransactionDetail
 
 RECEIPT_TYPES = frozenset({TransactionType.purchase, TransactionType.auto_recharge, TransactionType.invoice_payment})
+
+T = TypeVar("T")
 
 
 def has_receipt(item: Transaction) -> bool:
@@ -99,7 +104,7 @@ class ReceiptScreen(ModalScreen[None]):
     def _say(self, message: str) -> None:
         self.query_one("#receipt-fields", Static).update(Text(message, style="italic"))
 
-    async def _ask(self, request):
+    async def _ask(self, request: Callable[[CreditsClient], Awaitable[T]]) -> T | None:
         """The answer, or None once the failure is handled: said here, or (a lost sign-in) closed."""
         result = await self.call_api(request, show_errors=False)
         if isinstance(result, errors.AuthenticationError):

@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label, LoadingIndicator, ProgressBar, Static
 
 from credits_tui.api_client import errors
+from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import (
     AccountStatus,
     FreeQuota,
@@ -83,7 +84,8 @@ class StatusScreen(CreditsScreen):
 
     @work(exclusive=True, group="status", exit_on_error=False)
     async def load(self) -> None:
-        async def fetch(api):
+        async def fetch(api: CreditsClient) -> tuple[AccountStatus, PriceCatalog, TransactionPage,
+                                                     NotificationSettings]:
             return (await api.status(), await api.prices(), await api.transactions(limit=RECENT),
                     await api.notification_settings())
 
@@ -132,7 +134,7 @@ class StatusScreen(CreditsScreen):
         shown = list(quotas.query(".quota").results(Horizontal))
         if [row.name for row in shown] == [quota.process_type for quota in status.free_quotas] and shown:
             # The same quotas: update them in place, so a refresh does not blink.
-            for row, quota in zip(shown, status.free_quotas):
+            for row, quota in zip(shown, status.free_quotas, strict=True):
                 row.query_one(ProgressBar).update(total=quota.limit, progress=quota.used)
                 row.query_one(".quota-use", Static).update(quota_use(quota))
             return

@@ -18,7 +18,8 @@ from textual.widgets import Button, Input, Label, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.models import AccountUser, NotificationSettings, NotificationSettingsUpdate
+from credits_tui.api_client.client import CreditsClient
+from credits_tui.api_client.models import AccountUser, NotificationSettings, NotificationSettingsUpdate, UserList
 from credits_tui.widgets.amount_input import MoneyInput
 from credits_tui.widgets.auto_recharge_panel import money_value
 
@@ -55,7 +56,7 @@ class AlertsPanel(Vertical):
             super().__init__()
             self.settings = settings
 
-    def __init__(self, *, editable: bool, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, editable: bool, id: str | None = None) -> None:
         super().__init__(id=id)
         self.editable = editable
         self.settings: NotificationSettings | None = None
@@ -87,7 +88,7 @@ class AlertsPanel(Vertical):
 
     @work(exclusive=True, group="alerts", exit_on_error=False)
     async def load(self) -> None:
-        async def fetch(api):
+        async def fetch(api: CreditsClient) -> tuple[NotificationSettings, UserList]:
             return await api.notification_settings(), await api.users()
 
         result = await self.api_screen.call_api(fetch)

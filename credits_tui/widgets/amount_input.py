@@ -3,7 +3,8 @@
 The rules are the client's own (``parse_purchase_amount``: what the server would refuse as a
 request) plus a maximum; thousands separators and a trailing point are a person's way of
 writing an amount (``formatting.plain_amount``). The field takes only the characters of an
-amount: other keys (``r``, ``?``, ``q``) go on to the app, and Escape leaves the field. The server's maximum is configurable and not served by the API, so
+amount: other keys (``r``, ``?``, ``q``) go on to the app, and Escape leaves the field.
+The server's maximum is configurable and not served by the API, so
 the one here is a guide (by default the server's default, 10,000.00); the server's 422
 ``amount_above_maximum`` stays the truth, and ``AmountInput.refused`` shows it in place.
 """
@@ -69,7 +70,7 @@ class AmountInput(Input):
     BINDINGS = [Binding("enter", "submit", "Buy")]
 
     def __init__(self, value: str | None = None, *, maximum: Decimal = DEFAULT_MAX_PURCHASE,
-                 id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+                 id: str | None = None, classes: str | None = None) -> None:
         self.validator = PurchaseAmountValidator(maximum)
         super().__init__(value, placeholder="e.g. 25.00", validators=[self.validator],
                          validate_on=["changed", "submitted"], valid_empty=True, id=id, classes=classes,
@@ -147,7 +148,7 @@ class MoneyInput(AmountInput):
 
     BINDINGS = [Binding("enter", "submit", "Save")]
 
-    def __init__(self, value: str | None = None, *, optional: bool = False, id: str | None = None,  # noqa: A002
+    def __init__(self, value: str | None = None, *, optional: bool = False, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(value, id=id, classes=classes)
         self.validator = MoneyValidator(optional=optional)  # type: ignore[assignment]

@@ -71,7 +71,7 @@ class AutoRechargePanel(Vertical):
             super().__init__()
             self.rule = rule
 
-    def __init__(self, *, editable: bool, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, editable: bool, id: str | None = None) -> None:
         super().__init__(id=id)
         self.editable = editable
         self.rule: AutoRecharge | None = None

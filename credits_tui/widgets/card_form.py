@@ -306,7 +306,7 @@ class CardForm(Widget, can_focus=False):
                          "country": before.country.upper()}
         if address.model_dump() != before_fields:
             changes["billing_address"] = address
-        return CardPatch(**changes)
+        return CardPatch.model_validate(changes)
 
     # --- messages under the fields --------------------------------------------------------------
 
@@ -361,5 +361,13 @@ class CardForm(Widget, can_focus=False):
         return None
 
 
-__all__ = ["CardForm", "check_values", "check_number", "check_expiry", "check_cvc",
-           "check_country", "form_field", "luhn_ok"]
+__all__ = [
+    "CardForm",
+    "check_country",
+    "check_cvc",
+    "check_expiry",
+    "check_number",
+    "check_values",
+    "form_field",
+    "luhn_ok",
+]

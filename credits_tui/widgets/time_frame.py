@@ -49,8 +49,8 @@ class TimeFrame(Vertical):
         self._now = now or (lambda: datetime.now(timezone.utc))
 
     def compose(self) -> ComposeResult:
-        yield Select([(label, frame) for frame, label in FRAMES], value=self._frame, allow_blank=False, compact=True, id="frame",
-                     tooltip="Time frame (UTC)")
+        yield Select([(label, frame) for frame, label in FRAMES], value=self._frame, allow_blank=False,
+                     compact=True, id="frame", tooltip="Time frame (UTC)")
         with Horizontal(id="custom-dates"):
             yield Input(placeholder="YYYY-MM-DD", max_length=10, compact=True, id="since",
                         tooltip="First day (UTC), included; empty: from the beginning")

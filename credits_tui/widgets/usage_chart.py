@@ -167,14 +167,15 @@ class UsageChart(Vertical):
         stacks = [[float(value) for value in values] for values in series.credits.values()]
         if stacks:
             colors = [PALETTE[i % len(PALETTE)] for i in range(len(stacks))]
-            plt.stacked_bar(positions, stacks, color=colors, width=0.6, minimum=0)
+            # plotext takes one colour per stack; its annotations say a single colour.
+            plt.stacked_bar(positions, stacks, color=colors, width=0.6, minimum=0)  # type: ignore[arg-type]
         else:  # nothing used: an empty frame with its dates still says "zero every day"
             plt.bar(positions, [0.0] * len(positions), width=0.6, minimum=0)
         step = max(1, -(-len(positions) // TICKS))
         ticks = positions[::step]
         if positions[-1] not in ticks and positions[-1] - ticks[-1] >= step // 2:
             ticks.append(positions[-1])
-        plt.xticks(ticks, [_tick_label(series.starts[i], series.unit) for i in ticks])
+        plt.xticks([float(tick) for tick in ticks], [_tick_label(series.starts[i], series.unit) for i in ticks])
         plt.xlim(-1, len(positions))
         plt.ylim(0, None)
         plot.refresh()

@@ -38,7 +38,7 @@ class WarningsBar(Static):
     WarningsBar.-visible { display: block; }
     """
 
-    def __init__(self, session: Session, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, session: Session, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self.session = session
         self.warnings: list[AccountWarning] = []
@@ -99,7 +99,7 @@ class WarningsList(Static):
     WarningsList.-visible { display: block; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self.warnings: list[AccountWarning] = []
 

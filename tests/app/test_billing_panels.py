@@ -36,7 +36,7 @@ async def retype(pilot, field: MoneyInput, text: str) -> None:
 async def test_admin_turns_auto_recharge_off_and_on_with_new_amounts(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen, panel, _ = await open_panels(app, pilot)
+        _, panel, _ = await open_panels(app, pilot)
         switch = panel.query_one("#ar-enabled", Switch)
         # The demo's rule, as the server has it.
         assert switch.value is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -69,7 +70,7 @@ async def assert_shows(app, screen: ManageScreen, expected_query: TransactionQue
 
 
 def newest_first(items: list[Transaction]) -> bool:
-    return all(a.id > b.id and a.created_at >= b.created_at for a, b in zip(items, items[1:]))
+    return all(a.id > b.id and a.created_at >= b.created_at for a, b in itertools.pairwise(items))
 
 
 async def test_first_page_is_the_newest_100_and_totals_match_the_default_frame(make_app):
