@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
+
 
 _GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 _RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dhw])\s*$", re.IGNORECASE)
@@ -82,4 +85,6 @@ def amount_text(amount: Decimal, *, signed: bool = True, style: str = "") -> Tex
     figure is plain, for balances.
     """
     colour = ("green" if amount > 0 else "red" if amount < 0 else "") if signed else ""
+    from rich.text import Text  # here, not at the top: the CLI's one-shot commands never load rich
+
     return Text(credits_text(amount, signed=signed), style=f"{style} {colour}".strip())

@@ -40,7 +40,7 @@ async def test_more_loads_the_next_page_after_the_last(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.loaded)
         everything = [item.id async for item in _all(app)]
-        screen = NotificationsScreen(app.api, page_size=5)
+        screen = NotificationsScreen(app.screen.call_api, page_size=5)
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.loaded)
         table = screen.query_one(DataTable)

@@ -127,7 +127,9 @@ async def test_server_down_shows_a_readable_error_and_retry_recovers(make_app):
         assert "Cannot reach the server" in banner.visible_message
         transport.down = False
         await pilot.click("#retry")
-        await wait_for(pilot, lambda: banner.visible_message is None)
+        # Status asks several questions again (figures, prices, activity, alerts): give a busy
+        # machine the time a person would.
+        await wait_for(pilot, lambda: banner.visible_message is None, timeout=15)
         assert isinstance(app.screen, StatusScreen)
 
 
