@@ -81,7 +81,7 @@ class CreditsScreen(Screen[None]):
         yield SectionTabs(self.SECTION)
         yield ErrorBanner()
         yield from self.compose_body()
-        # Compact: the keys that matter fit 80 columns (the tab bar already shows 1-4).
+        # Compact: the keys that matter fit 80 columns (the tab bar already shows 1-5).
         yield Footer(compact=True)
 
     def compose_body(self) -> Iterable[Widget]:

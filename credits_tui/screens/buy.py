@@ -44,7 +44,7 @@ class BuyScreen(CreditsScreen):
     BINDINGS = [
         # Enter in the amount field asks to confirm (the Input's own Enter); this one shows it
         # in the footer and serves when the focus is elsewhere. No letter or digit keys here:
-        # 1-4, r and ? belong to the app (the amount field lets letters through to them).
+        # 1-5, r and ? belong to the app (the amount field lets letters through to them).
         Binding("enter", "buy", "Buy"),
     ]
 

@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 # What no binding describes: moving around, and the keys every screen shares.
 GENERAL = (
-    ("Escape", "Leave a text field (then 1-4, r and ? work), or close a dialog"),
+    ("Escape", "Leave a text field (then 1-5, r and ? work), or close a dialog"),
     ("Tab / Shift+Tab", "Move between fields and buttons"),
     ("Ctrl+P", "Command palette: every action, and the theme"),
 )
