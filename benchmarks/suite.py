@@ -89,6 +89,7 @@ def p50_p95(timings: Sequence[float]) -> tuple[float, float]:
 class Server:
     base_url: str  # ends in /api/v1
     token: str  # the demo admin's
+    pid: int  # the serving process (its CPU time is a figure of its own)
 
     @property
     def origin(self) -> str:
@@ -117,7 +118,7 @@ def served(database_url: str, *, workers: int = 1) -> Iterator[Server]:
                     raise
                 time.sleep(0.2)
         answer.raise_for_status()
-        yield Server(base, answer.json()["token"])
+        yield Server(base, answer.json()["token"], process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -15,9 +15,7 @@ table shows how much of a search's time is the query and how much any request co
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +31,7 @@ from benchmarks.suite import Context, Row, p50_p95, served
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
-from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD, is_empty, seed_demo
-from credits_tui.embedded import free_port
+from credits_tui.backend.demo import DEMO_ADMIN, is_empty, seed_demo
 
 TARGET_P95_MS = 20.0
 
@@ -123,37 +120,17 @@ def main() -> int:
     url = args.database_url or (
         f"sqlite:///{Path(tempfile.gettempdir()) / f'credits-bench-{args.transactions}.db'}")
     seed(url, args.transactions)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "credits_tui.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "CREDITS_DATABASE_URL": url},
-    )
-    try:
-        base = f"http://127.0.0.1:{port}/api/v1"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                token = httpx.post(f"{base}/auth/tokens", json={"email": DEMO_ADMIN, "password": DEMO_PASSWORD})
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        headers = {"Authorization": f"Bearer {token.json()['token']}"}
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-            print(f"\n{args.transactions:,} transactions, {args.runs} runs each, limit 100, over HTTP on loopback")
-            print(f"{'shape':44} {'p50 ms':>8} {'p95 ms':>8}")
-            worst = 0.0
-            for name, (path, params) in shapes(client).items():
-                timings = sorted(measure(client, path, params, args.runs))
-                p50 = statistics.median(timings)
-                p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
-                worst = max(worst, p95)
-                print(f"{name:44} {p50:8.1f} {p95:8.1f}")
-            print(f"{'worst p95':44} {'':8} {worst:8.1f}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with served(url) as server, server.client() as client:
+        print(f"\n{args.transactions:,} transactions, {args.runs} runs each, limit 100, over HTTP on loopback")
+        print(f"{'shape':44} {'p50 ms':>8} {'p95 ms':>8}")
+        worst = 0.0
+        for name, (path, params) in shapes(client).items():
+            timings = sorted(measure(client, path, params, args.runs))
+            p50 = statistics.median(timings)
+            p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
+            worst = max(worst, p95)
+            print(f"{name:44} {p50:8.1f} {p95:8.1f}")
+        print(f"{'worst p95':44} {'':8} {worst:8.1f}")
     return 0
 
 

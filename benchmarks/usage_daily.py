@@ -18,21 +18,20 @@ import argparse
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 
-from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD
-from credits_tui.embedded import free_port
+from credits_tui.backend.demo import DEMO_ADMIN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from transactions_latency import iso, measure, seed
+
+from benchmarks.suite import served as serve_demo
 
 TARGET_MS = 50.0
 
@@ -70,30 +69,9 @@ def cpu_seconds(pid: int) -> float | None:
 
 @contextlib.contextmanager
 def served(url: str) -> Iterator[tuple[httpx.Client, int]]:
-    """``credits-tui serve`` on a free loopback port, and a client signed in as the demo admin."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "credits_tui.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "CREDITS_DATABASE_URL": url},
-    )
-    try:
-        base = f"http://127.0.0.1:{port}/api/v1"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                answer = httpx.post(f"{base}/auth/tokens", json={"email": DEMO_ADMIN, "password": DEMO_PASSWORD})
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        answer.raise_for_status()
-        headers = {"Authorization": f"Bearer {answer.json()['token']}"}
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-            yield client, server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    """``credits-tui serve`` (the suite's), a client signed in as the demo admin, and its pid."""
+    with serve_demo(url) as server, server.client() as client:
+        yield client, server.pid
 
 
 def main() -> int:
