@@ -20,13 +20,14 @@ from sqlalchemy import select
 
 from credits_tui.api_client.models import DailyUsage
 from credits_tui.backend.db.migrate import alembic_config
-from credits_tui.backend.db.schema import DailyTotal, LedgerTransaction
+from credits_tui.backend.db.schema import DailyTotal, DailyUsageTotal, LedgerTransaction
 
 MONEY = re.compile(r"^\d+\.\d{2}$")
 PROCESS_TYPES = ["postcard", "handwritten_letter", "smart_match", "zoominfo_people_search",
                  "premium_audio_transcription"]
 USERS = [None, "admin@demo.example", "support@demo.example", "usage-bot@demo.example"]
 NOW = datetime.now(timezone.utc)
+MIDNIGHT = datetime.combine(NOW.date(), datetime.min.time(), tzinfo=timezone.utc)
 
 
 def iso(moment: datetime) -> str:
@@ -173,23 +174,61 @@ def test_bad_filters_are_refused_as_for_transactions(module_api, admin, params, 
     assert response.status_code == 422 and response.json()["error"]["code"] == code, response.text
 
 
+def migrate_down_and_up(database, revision: str) -> None:
+    config = alembic_config()
+    with database.write_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        command.upgrade(config, "head")
+
+
 def test_the_migration_fills_the_units_of_existing_aggregates(api):
     """0004 adds the column to a database that has history: the units are summed from the rows."""
+    columns = (DailyTotal.account_id, DailyTotal.day, DailyTotal.transaction_type, DailyTotal.process_type,
+               DailyTotal.user_id, DailyTotal.quantity)
     with api.database.read() as session:
-        before = session.execute(select(DailyTotal.account_id, DailyTotal.day, DailyTotal.transaction_type,
-                                        DailyTotal.process_type, DailyTotal.user_id, DailyTotal.quantity)
-                                 .order_by(*DailyTotal.__table__.primary_key.columns)).all()
+        before = session.execute(select(*columns).order_by(*DailyTotal.__table__.primary_key.columns)).all()
     assert sum(row.quantity for row in before) > 0
-    config = alembic_config()
-    with api.database.write_engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "-1")
-        command.upgrade(config, "head")
+    migrate_down_and_up(api.database, "0003")
     with api.database.read() as session:
-        after = session.execute(select(DailyTotal.account_id, DailyTotal.day, DailyTotal.transaction_type,
-                                       DailyTotal.process_type, DailyTotal.user_id, DailyTotal.quantity)
-                                .order_by(*DailyTotal.__table__.primary_key.columns)).all()
+        after = session.execute(select(*columns).order_by(*DailyTotal.__table__.primary_key.columns)).all()
     assert after == before
+
+
+def rollup(database) -> dict[tuple[int, str, str], tuple[int, int]]:
+    with database.read() as session:
+        return {(row.account_id, row.day.isoformat(), row.process_type): (row.used_cents, row.quantity)
+                for row in session.scalars(select(DailyUsageTotal))}
+
+
+def ledger_usage(database) -> dict[tuple[int, str, str], tuple[int, int]]:
+    """The usage rows of the ledger, summed per account, UTC day and process type in Python."""
+    totals: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    with database.read() as session:
+        for row in session.scalars(select(LedgerTransaction).where(LedgerTransaction.transaction_type == "usage")):
+            bucket = totals[(row.account_id, row.created_at.date().isoformat(), row.process_type)]
+            bucket[0] -= row.amount_cents
+            bucket[1] += row.quantity or 0
+    return {key: (used, quantity) for key, (used, quantity) in totals.items()}
+
+
+def test_the_demo_and_every_append_keep_the_rollup_equal_to_the_ledger(api):
+    """The chart reads the rollup: seeded history and live usage must both land in it."""
+    assert rollup(api.database) == ledger_usage(api.database)
+    bot = api.as_user("usage-bot@demo.example")
+    for process_type, quantity in [("postcard", 4), ("smart_match", 1), ("postcard", 1)]:
+        assert bot.post("/credits/usage", json={"process_type": process_type, "quantity": quantity}).status_code == 201
+    assert rollup(api.database) == ledger_usage(api.database)
+
+
+def test_the_migration_fills_the_rollup_from_existing_history(api):
+    """0007 creates the rollup on a database that has history: summed from the day aggregates."""
+    expected_rollup = ledger_usage(api.database)
+    assert len({account for account, _, _ in expected_rollup}) == 2, "both demo accounts have usage"
+    migrate_down_and_up(api.database, "0006")
+    assert rollup(api.database) == expected_rollup
+    admin = api.as_user("admin@demo.example")
+    assert daily(admin, [])["days"] == expected(api.database, admin, [])
 
 
 def test_units_are_kept_with_every_append(api):
@@ -203,3 +242,57 @@ def test_units_are_kept_with_every_append(api):
     before = postcards()
     assert admin.post("/credits/usage", json={"process_type": "postcard", "quantity": 7}).status_code == 201
     assert postcards() == before + 7
+
+
+# Windows that pick each way of reading: whole days only (the rollup, or the per-user
+# aggregates), partial first and last days around them, a window inside one day, free text.
+SHAPES = {
+    "whole days": [("since", iso(MIDNIGHT - timedelta(days=40))), ("until", iso(MIDNIGHT - timedelta(days=10)))],
+    "whole days up to now": [("since", iso(MIDNIGHT - timedelta(days=30)))],
+    "midday to midday": [("since", iso(MIDNIGHT - timedelta(days=40, hours=-13, minutes=-7))),
+                         ("until", iso(MIDNIGHT - timedelta(days=10, hours=-9, seconds=-1)))],
+    "midday to a moment today": [("since", iso(MIDNIGHT - timedelta(days=3, hours=-17))),
+                                 ("until", iso(NOW - timedelta(seconds=1)))],
+    "inside one day": [("since", iso(MIDNIGHT - timedelta(days=5, hours=-6))),
+                       ("until", iso(MIDNIGHT - timedelta(days=5, hours=-18)))],
+    "one midnight to a midday": [("since", iso(MIDNIGHT - timedelta(days=60))),
+                                 ("until", iso(MIDNIGHT - timedelta(days=59, hours=-12)))],
+    "free text": [("since", iso(MIDNIGHT - timedelta(days=20, hours=-5))), ("q", "postcard")],
+}
+FILTERS = {
+    "no filter": [],
+    "process types": [("process_type", "postcard"), ("process_type", "smart_match")],
+    "user": [("user", "admin@demo.example")],
+    "user and process type": [("user", "usage-bot@demo.example"), ("process_type", "postcard")],
+    "usage and refund": [("transaction_type", "usage"), ("transaction_type", "refund")],
+}
+
+
+@pytest.mark.parametrize("filter_name", FILTERS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_each_way_of_reading_sums_the_matching_usage(module_api, admin, shape, filter_name):
+    params = SHAPES[shape] + FILTERS[filter_name]
+    days = daily(admin, params)["days"]
+    assert days == expected(module_api.database, admin, params)
+    if filter_name == "no filter" and shape != "inside one day":
+        assert days, "the demo has usage in this window: an empty answer would prove nothing"
+
+
+def test_todays_usage_shows_at_once_with_and_without_a_user_filter(api):
+    """A usage row lands in the rollup (no user filter) and the per-user aggregates alike."""
+    admin = api.as_user("admin@demo.example")
+    today = [("since", iso(MIDNIGHT)), ("process_type", "smart_match")]
+    by_bot = [*today, ("user", "usage-bot@demo.example")]
+
+    def used(params: list[tuple[str, str]]) -> tuple[Decimal, int]:
+        days = daily(admin, params)["days"]
+        return sum((Decimal(d["credits_used"]) for d in days), Decimal(0)), sum(d["quantity"] for d in days)
+
+    before, bot_before = used(today), used(by_bot)
+    answer = api.as_user("usage-bot@demo.example").post("/credits/usage",
+                                                        json={"process_type": "smart_match", "quantity": 3})
+    assert answer.status_code == 201, answer.text
+    charged = (Decimal(answer.json()["amount"]), answer.json()["charged_quantity"])
+    assert charged[1] > 0, "the demo's free smart_match quota is used up, so the row is charged"
+    for after, was in [(used(today), before), (used(by_bot), bot_before)]:
+        assert (after[0] - was[0], after[1] - was[1]) == charged

@@ -208,6 +208,26 @@ class DailyTotal(Base):
     )
 
 
+class DailyUsageTotal(Base):
+    """The day's usage per process type, without the user: what the usage chart reads.
+
+    Kept with ``DailyTotal`` in the same upsert batch (services/ledger.py ``DailyTotals``), so a
+    13-month chart reads one row per day and process type instead of one per user as well.
+    On SQLite the table is its primary key (WITHOUT ROWID): a window is one range of one
+    B-tree, read in the answer's order.
+    """
+
+    __tablename__ = "usage_daily_totals"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    process_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_cents: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
 class Purchase(Base):
     __tablename__ = "purchases"
 

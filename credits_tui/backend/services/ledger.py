@@ -1,8 +1,9 @@
 """The append-only ledger: the one place where a balance changes.
 
 Every change of balance is one ``transactions`` row written in the same database
-transaction as the new balance and the day's totals, with the account row locked by the
-caller (``lock_account``). So the balance always equals the sum of the account's rows.
+transaction as the new balance and the day's totals (per user, and for usage also without the
+user: the usage chart's rollup), with the account row locked by the caller (``lock_account``).
+So the balance always equals the sum of the account's rows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import TransactionType
-from credits_tui.backend.db.schema import Account, DailyTotal, LedgerTransaction, User
+from credits_tui.backend.db.schema import (
+    Account,
+    Base,
+    DailyTotal,
+    DailyUsageTotal,
+    LedgerTransaction,
+    User,
+    table_of,
+)
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -80,8 +89,13 @@ def append(
     return row
 
 
+_USAGE = TransactionType.usage.value
+
+
 class DailyTotals:
-    """Ledger rows folded into per-day aggregates, then upserted in one statement."""
+    """Ledger rows folded into per-day aggregates, then upserted: one statement for the
+    aggregates, one for the usage rollup folded from them (so ``add``, the seeding's per-row
+    step, stays as cheap as it was)."""
 
     def __init__(self) -> None:
         self._buckets: dict[tuple[int, date, str, str, int], list[int]] = {}
@@ -103,19 +117,27 @@ class DailyTotals:
                  count=v[0], added_cents=v[1], used_cents=v[2], quantity=v[3])
             for k, v in self._buckets.items()
         ]
-        dialect = session.get_bind().dialect.name
-        insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(DailyTotal)
-        statement = insert.on_conflict_do_update(
-            index_elements=["account_id", "day", "transaction_type", "process_type", "user_id"],
-            set_={
-                "count": DailyTotal.count + insert.excluded.count,
-                "added_cents": DailyTotal.added_cents + insert.excluded.added_cents,
-                "used_cents": DailyTotal.used_cents + insert.excluded.used_cents,
-                "quantity": DailyTotal.quantity + insert.excluded.quantity,
-            },
-        )
-        session.execute(statement, values)
+        usage: dict[tuple[int, date, str], list[int]] = {}
+        for (account_id, day, transaction_type, process_type, _user), bucket in self._buckets.items():
+            if transaction_type == _USAGE:
+                folded = usage.setdefault((account_id, day, process_type), [0, 0])
+                folded[0] += bucket[2]
+                folded[1] += bucket[3]
+        _add_to(session, DailyTotal, values)
+        if usage:
+            _add_to(session, DailyUsageTotal, [dict(account_id=k[0], day=k[1], process_type=k[2], used_cents=v[0],
+                                                    quantity=v[1]) for k, v in usage.items()])
         self._buckets.clear()
+
+
+def _add_to(session: Session, model: type[Base], values: list[dict[str, object]]) -> None:
+    """Insert the aggregate rows, or add their sums to the rows already there (keyed by the
+    primary key; every other column is a sum)."""
+    table = table_of(model)
+    insert = (sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert)(table)
+    keys = [column.name for column in table.primary_key.columns]
+    sums = {column.name: column + insert.excluded[column.name] for column in table.columns if column.name not in keys}
+    session.execute(insert.on_conflict_do_update(index_elements=keys, set_=sums), values)
 
 
 def ledger_sum(session: Session, account_id: int) -> int:

@@ -1,25 +1,41 @@
 """Where the credits go: usage per day and process type (DESIGN.md §9).
 
-Answered from the per-day aggregates the ledger keeps (``transaction_daily_totals``): a
-13-month window adds a few thousand aggregate rows, whatever the number of transactions.
-Raw rows are read only for the partial first and last days of a window that does not start
-or end at midnight UTC, the way the transaction summary does. Free text (``q``) has no
-aggregates: it sums the matching rows the full-text index finds, so its cost grows with
-the number of matches.
+Without a user filter the whole days of the window come from the usage rollup
+(``usage_daily_totals``): one row per day and process type, already summed, read in the
+answer's order, so a 13-month chart is a few thousand rows whatever the number of
+transactions. A user filter reads the per-day aggregates that carry the user
+(``transaction_daily_totals``) and sums them per day and process type. Raw rows are read only
+for the partial first and last days of a window that does not start or end at midnight UTC,
+the way the transaction summary does. Free text (``q``) has no aggregates: it sums the
+matching rows the full-text index finds, so its cost grows with the number of matches.
+
+Every part is a statement that yields (day as 'YYYY-MM-DD', process type, cents, units) in
+(day, process type) order over days no other part covers, so the answer is the parts one
+after the other, written as JSON without building a model per entry.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    String,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import TransactionType
-from credits_tui.backend.db.schema import DailyTotal, LedgerTransaction
+from credits_tui.backend.db.schema import DailyTotal, DailyUsageTotal, LedgerTransaction, table_of
 from credits_tui.backend.services.transactions import (
     TransactionFilter,
     TransactionService,
@@ -29,8 +45,10 @@ from credits_tui.backend.services.transactions import (
 )
 
 _USAGE = TransactionType.usage.value
-# (day, process type, credits used in cents, units)
-_Part = tuple[date, str, int, int]
+# (day as 'YYYY-MM-DD', process type, credits used in cents, units)
+_Part = tuple[str, str, int, int]
+_ROLLUP = table_of(DailyUsageTotal).c
+_TOTALS = table_of(DailyTotal).c
 
 
 class UsageService(TransactionService):
@@ -38,74 +56,97 @@ class UsageService(TransactionService):
 
     def daily_json(self, account_id: int, filters: TransactionFilter) -> str:
         """The ``DailyUsage`` answer (api_client/models.py) as JSON, written directly: a 13-month
-        answer has thousands of entries, and a pydantic model per entry cost more CPU than the
-        query. The tests hold every answer against ``DailyUsage``."""
+        answer has thousands of entries, and a model or even a dict per entry cost more CPU than
+        the query. The tests hold every answer against ``DailyUsage``."""
         r = self._resolve(account_id, filters)
         with self.db.read() as session:
-            totals: dict[tuple[date, str], list[int]] = {}
+            parts: list[_Part] = []
             if not r.transaction_types or _USAGE in r.transaction_types:
-                for day, process_type, used, quantity in self._parts(session, replace(r, transaction_types=(_USAGE,))):
-                    bucket = totals.setdefault((day, process_type), [0, 0])
-                    bucket[0] += used
-                    bucket[1] += quantity
-            if not totals:
+                parts = self._parts(session, replace(r, transaction_types=(_USAGE,)))
+            if not parts:
                 self._check_user(session, r)  # a stranger's email is an error, not "no usage"
-        days = [{"date": day.isoformat(), "process_type": process_type, "credits_used": _money(used),
-                 "quantity": quantity}
-                for (day, process_type), (used, quantity) in sorted(totals.items())]
-        return json.dumps({"days": days, "currency": "credits"}, separators=(",", ":"))
+        return '{"days":[' + ",".join(_entries(parts)) + '],"currency":"credits"}'
 
-    def _parts(self, session: Session, r: _Resolved) -> Iterable[_Part]:
+    def _parts(self, session: Session, r: _Resolved) -> list[_Part]:
         if r.words:
-            return self._raw_days(session, r, r.since, r.until)
+            return self._all(session, self._raw_days(r, r.since, r.until))
         first_day = _ceil_day(r.since) if r.since else None
         end_day = _floor_day(r.until) if r.until else None
         if first_day and end_day and first_day > end_day:  # the window lies inside one day
-            return self._raw_days(session, r, r.since, r.until)
-        parts = list(self._aggregate_days(session, r, first_day, end_day))
+            return self._all(session, self._raw_days(r, r.since, r.until))
+        whole_days = self._rollup_days if r.user is None else self._user_days
+        parts = []
         if r.since and first_day and r.since < first_day:
-            parts += self._raw_days(session, r, r.since, first_day)
+            parts += self._all(session, self._raw_days(r, r.since, first_day))
+        parts += self._all(session, whole_days(r, first_day, end_day))
         if r.until and end_day and end_day < r.until:
-            parts += self._raw_days(session, r, end_day, r.until)
+            parts += self._all(session, self._raw_days(r, end_day, r.until))
         return parts
 
     @staticmethod
-    def _aggregate_days(session: Session, r: _Resolved, first_day: datetime | None,
-                        end_day: datetime | None) -> list[_Part]:
-        D = DailyTotal
-        conditions = [D.account_id == r.account_id, D.transaction_type == _USAGE]
-        if first_day:
-            conditions.append(D.day >= first_day.date())
-        if end_day:
-            conditions.append(D.day < end_day.date())
+    def _all(session: Session, statement: Select[_Part]) -> list[_Part]:
+        return session.connection().execute(statement).all()  # type: ignore[return-value]  # Rows are tuples
+
+    def _rollup_days(self, r: _Resolved, first_day: datetime | None, end_day: datetime | None) -> Select[_Part]:
+        """Whole days from the rollup: an ordered range of its primary key, nothing summed."""
+        D = _ROLLUP
+        conditions = [D.account_id == r.account_id, *_day_range(D.day, first_day, end_day)]
         if r.process_types:
             conditions.append(D.process_type.in_(r.process_types))
-        if r.user is not None:
-            conditions.append(D.user_id == TransactionService._user_id(r))
-        rows = session.execute(
-            select(D.day, D.process_type, func.sum(D.used_cents), func.sum(D.quantity))
-            .where(*conditions).group_by(D.day, D.process_type)
-        ).all()
-        return [(day, process_type, int(used), int(quantity)) for day, process_type, used, quantity in rows]
+        return (select(self._day_text(D.day), D.process_type, D.used_cents, D.quantity)
+                .where(*conditions).order_by(*self._in_order(D.day, D.process_type)))
 
-    def _raw_days(self, session: Session, r: _Resolved, since: datetime | None,
-                  until: datetime | None) -> list[_Part]:
-        window = replace(r, since=since, until=until)
+    def _user_days(self, r: _Resolved, first_day: datetime | None, end_day: datetime | None) -> Select[_Part]:
+        """Whole days of one user's usage, from the aggregates that carry the user."""
+        D = _TOTALS
+        conditions = [D.account_id == r.account_id, D.transaction_type == _USAGE, D.user_id == self._user_id(r),
+                      *_day_range(D.day, first_day, end_day)]
+        if r.process_types:
+            conditions.append(D.process_type.in_(r.process_types))
+        return (select(self._day_text(D.day), D.process_type, self._sum(D.used_cents), self._sum(D.quantity))
+                .where(*conditions).group_by(D.day, D.process_type)
+                .order_by(*self._in_order(D.day, D.process_type)))
+
+    def _raw_days(self, r: _Resolved, since: datetime | None, until: datetime | None) -> Select[_Part]:
         T = LedgerTransaction
         # SQLite keeps times as ISO text, so its date() is the UTC day as 'YYYY-MM-DD'.
-        day = func.date(T.created_at) if self.db.is_sqlite else cast(T.created_at, Date)
-        statement, _ = self._select([day, T.process_type, func.sum(-T.amount_cents),
-                                     func.sum(func.coalesce(T.quantity, 0))], window)
-        rows = session.execute(statement.group_by(day, T.process_type)).all()
-        return [(_as_date(moment), process_type or "", int(used), int(quantity))
-                for moment, process_type, used, quantity in rows]
+        day = func.date(T.created_at) if self.db.is_sqlite else func.to_char(T.created_at, "YYYY-MM-DD")
+        statement, _ = self._select([day, func.coalesce(T.process_type, ""), self._sum(-T.amount_cents),
+                                     self._sum(func.coalesce(T.quantity, 0))], replace(r, since=since, until=until))
+        return statement.group_by(day, T.process_type).order_by(*self._in_order(day, T.process_type))
+
+    def _day_text(self, day: ColumnElement[object]) -> ColumnElement[str]:
+        """A DATE column as 'YYYY-MM-DD', as the database has it: SQLite stores that text, and
+        reading it as text skips a parse into ``date`` and a format back per row."""
+        return type_coerce(day, String) if self.db.is_sqlite else func.to_char(day, "YYYY-MM-DD")
+
+    def _in_order(self, day: SQLColumnExpression[Any], process_type: SQLColumnExpression[Any]) -> list[Any]:
+        """Oldest day first, then process types in code point order (the JSON's and Python's):
+        PostgreSQL's default collation may sort '_' otherwise."""
+        return [day, process_type if self.db.is_sqlite else process_type.collate("C")]
+
+    def _sum(self, value: ColumnElement[int]) -> ColumnElement[int]:
+        """A sum as an int (PostgreSQL sums bigints as numeric, read as Decimal)."""
+        return func.sum(value) if self.db.is_sqlite else cast(func.sum(value), BigInteger)
+
+
+def _day_range(day: ColumnElement[object], first_day: datetime | None,
+               end_day: datetime | None) -> list[ColumnElement[bool]]:
+    bounds = []
+    if first_day:
+        bounds.append(day >= first_day.date())
+    if end_day:
+        bounds.append(day < end_day.date())
+    return bounds
+
+
+def _entries(parts: list[_Part]) -> list[str]:
+    names = {part[1]: json.dumps(part[1]) for part in parts}  # a handful of process types, each escaped once
+    return [f'{{"date":"{day}","process_type":{names[process_type]},"credits_used":"{_money(used)}",'
+            f'"quantity":{quantity}}}' for day, process_type, used, quantity in parts]
 
 
 def _money(cents: int) -> str:
     """Cents as the wire writes money: a decimal string with two places ("12.30")."""
     sign, cents = ("-", -cents) if cents < 0 else ("", cents)
     return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
-def _as_date(value: date | str) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
