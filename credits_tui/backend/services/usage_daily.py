@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Date,
     Select,
     SQLColumnExpression,
     String,
@@ -110,13 +111,13 @@ class UsageService(TransactionService):
     def _raw_days(self, r: _Resolved, since: datetime | None, until: datetime | None) -> Select[_Part]:
         T = LedgerTransaction
         # SQLite keeps times as ISO text, so its date() is the UTC day as 'YYYY-MM-DD'.
-        day = func.date(T.created_at) if self.db.is_sqlite else func.to_char(T.created_at, "YYYY-MM-DD")
-        statement, _ = self._select([day, func.coalesce(T.process_type, ""), self._sum(-T.amount_cents),
+        day = func.date(T.created_at) if self.db.is_sqlite else cast(T.created_at, Date)
+        statement, _ = self._select([self._day_text(day), func.coalesce(T.process_type, ""), self._sum(-T.amount_cents),
                                      self._sum(func.coalesce(T.quantity, 0))], replace(r, since=since, until=until))
         return statement.group_by(day, T.process_type).order_by(*self._in_order(day, T.process_type))
 
-    def _day_text(self, day: ColumnElement[object]) -> ColumnElement[str]:
-        """A DATE column as 'YYYY-MM-DD', as the database has it: SQLite stores that text, and
+    def _day_text(self, day: ColumnElement[Any]) -> ColumnElement[str]:
+        """A date as 'YYYY-MM-DD', made by the database: SQLite has that text already, and
         reading it as text skips a parse into ``date`` and a format back per row."""
         return type_coerce(day, String) if self.db.is_sqlite else func.to_char(day, "YYYY-MM-DD")
 
