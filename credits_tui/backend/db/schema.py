@@ -221,7 +221,10 @@ class DailyUsageTotal(Base):
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    process_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Code point order (SQLite's own): the chart's order, so PostgreSQL reads the key in the
+    # answer's order too instead of sorting by its default collation.
+    process_type: Mapped[str] = mapped_column(String(64).with_variant(String(64, collation="C"), "postgresql"),
+                                              primary_key=True)
     used_cents: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(BigInteger)
 
