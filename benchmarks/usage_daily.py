@@ -110,10 +110,12 @@ def benchmark(context: Context) -> list[Row]:
                      f"{f.entries} entries")
             for name, f in figures.items()]
     chart = [f.cpu_ms for name, f in figures.items() if not name.startswith("q=") and f.cpu_ms is not None]
+    note = "no /proc: CPU time not measurable here" if not chart else (
+        "" if context.is_sqlite else "the serving process only; PostgreSQL's own time is not in it")
     rows.append(Row("usage/daily server CPU ms/request · worst shape without free text",
                     max(chart) if chart else None, "ms", TARGET_MS, floor=floor.cpu_ms,
                     floor_name="GET /me server CPU ms/request",
-                    note="" if chart else "no /proc: CPU time not measurable here"))
+                    note=note))
     return rows
 
 
