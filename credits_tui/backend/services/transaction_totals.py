@@ -22,7 +22,7 @@ from credits_tui.backend.services.transaction_filters import (
 class TransactionTotals(TransactionQueries):
     def summary(self, account_id: int, filters: TransactionFilter) -> TransactionSummary:
         r = self._resolve(account_id, filters)
-        with self._read(r) as session:
+        with self._read() as session:
             count, added, used = self._totals(session, r)
             if not count:
                 self._check_user(session, r)

@@ -16,9 +16,10 @@ prepares it once psycopg has seen it ``prepare_threshold`` times, 5 by default).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, Subquery, func, select, union_all
 from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import TransactionPage
@@ -27,7 +28,6 @@ from credits_tui.backend.services.transaction_filters import (
     _T,
     MAX_SEARCH_WORDS,
     TransactionFilter,
-    _AnySelect,
     _as_utc,
     _Resolved,
 )
@@ -46,6 +46,9 @@ from credits_tui.backend.services.transaction_totals import TransactionTotals, _
 __all__ = ["CSV_COLUMNS", "MAX_SEARCH_WORDS", "TransactionFilter", "TransactionService", "_Resolved", "_as_utc",
            "_ceil_day", "_floor_day", "csv_lines", "decode_cursor", "encode_cursor", "transaction_model"]
 
+# Rows checked newest first before free text on PostgreSQL turns to its GIN index (see
+# _postgres_text_page): about 4 ms of walking, and the words of a page found after it are rare.
+_WALK_ROWS = 10_000
 # A page's ledger columns; the users' names and emails are joined to them (see _rows).
 _PAGE_COLUMNS = (_T.id, _T.created_at, _T.transaction_type, _T.process_type, _T.user_id, _T.amount_cents,
                  _T.balance_after_cents, _T.description, _T.reference)
@@ -56,7 +59,7 @@ class TransactionService(TransactionTotals):
              cursor: str | None) -> TransactionPage:
         before = decode_cursor(cursor) if cursor is not None else None  # "" is not a cursor either
         r = self._resolve(account_id, filters)
-        with self._read(r) as session:
+        with self._read() as session:
             rows = self._rows(session, r, before, limit + 1)
             if not rows:
                 self._check_user(session, r)
@@ -69,21 +72,44 @@ class TransactionService(TransactionTotals):
 
     def _rows(self, session: Session, r: _Resolved, before: int | None, limit: int) -> list[Row[Any]]:
         """One statement: the newest ``limit`` matching rows, with their users' names and emails."""
-        matching, ids = self._select(_PAGE_COLUMNS, r, before)
-        # The limit applies before the join, so the index walk stops after ``limit`` rows.
-        page = matching.order_by(ids.desc()).limit(limit).subquery("page")
+        if r.words and not self.db.is_sqlite:
+            page = self._postgres_text_page(r, before, limit)
+        else:
+            matching, ids = self._select(_PAGE_COLUMNS, r, before)
+            # The limit applies before the join, so the index walk stops after ``limit`` rows.
+            page = matching.order_by(*self._order(r, ids)).limit(limit).subquery("page")
         statement = (select(page, User.name.label("user_name"), User.email.label("user_email"))
                      .outerjoin(User, User.id == page.c.user_id).order_by(page.c.id.desc()))
-        if r.words and not self.db.is_sqlite:
-            return _postgres_text_page(session, statement)
         return list(session.execute(statement).all())
+
+    def _postgres_text_page(self, r: _Resolved, before: int | None, limit: int) -> Subquery:
+        """Free text on PostgreSQL, as one statement whose cost is bounded for any word.
+
+        Walking the newest rows and checking each one's words is fast for a common word and
+        a full scan for a rare one; the GIN index is the reverse (it finds every match, to be
+        sorted). PostgreSQL cannot tell which a prefix is, so the statement does both, in
+        turn: it checks the account's newest ``_WALK_ROWS`` rows (in the time window), and
+        only when they hold fewer than ``limit`` matches are older ones found through the GIN
+        index, for words that rare there (under ``limit`` in ``_WALK_ROWS``) have few matches.
+        """
+        window, ids = self._select([_T.id], replace(r, words=(), transaction_types=(), process_types=(), user=None),
+                                   before)
+        # The oldest of those rows (0 when there are fewer: then they are all of them).
+        pivot = func.coalesce(window.order_by(ids.desc()).offset(_WALK_ROWS - 1).limit(1).scalar_subquery(), 0)
+        matching, _ = self._select(_PAGE_COLUMNS, r, before)
+        newest = matching.where(_T.id >= pivot).order_by(_T.id.desc()).limit(limit)
+        # ``id + 0``: no index gives that order, so the plan cannot walk the id index again.
+        older = matching.where(_T.id < pivot).order_by((_T.id + 0).desc()).limit(limit)
+        # No ORDER BY around the union: its branches are read in turn, newest rows first.
+        both = union_all(select(newest.subquery()), select(older.subquery()))
+        return select(both.subquery()).limit(limit).subquery("page")
 
     def iterate(self, account_id: int, filters: TransactionFilter, chunk: int = 1000) -> Iterator[Row[Any]]:
         """Every matching row, newest first, read a chunk per short read transaction."""
         r = self._resolve(account_id, filters)
         before = None
         while True:
-            with self._read(r) as session:
+            with self._read() as session:
                 rows = self._rows(session, r, before, chunk)
                 if before is None and not rows:
                     self._check_user(session, r)
@@ -91,31 +117,3 @@ class TransactionService(TransactionTotals):
             if len(rows) < chunk:
                 return
             before = rows[-1].id
-
-# PostgreSQL cannot estimate how often a prefix word occurs, so it walks the id index newest
-# first and checks each row: best for common words (a page in a few ms), a full scan for a
-# word that is rare or absent (0.4 s on a million rows). Give that walk a short budget;
-# when it runs out the words are rare, and the GIN index finds all their rows at once.
-_WALK_BUDGET_MS = 30
-
-
-def _postgres_text_page(session: Session, page: _AnySelect) -> list[Row[Any]]:
-    from psycopg.errors import QueryCanceled
-    from sqlalchemy.exc import OperationalError
-
-    try:
-        with session.begin_nested():
-            session.execute(text(f"SET LOCAL statement_timeout = {_WALK_BUDGET_MS}"))
-            rows = list(session.execute(page).all())
-            session.execute(text("SET LOCAL statement_timeout = 0"))
-            return rows
-    except OperationalError as error:
-        if not isinstance(error.orig, QueryCanceled):
-            raise
-    with session.begin_nested():
-        session.execute(text("SET LOCAL enable_indexscan = off"))
-        session.execute(text("SET LOCAL enable_seqscan = off"))
-        rows = list(session.execute(page).all())
-        session.execute(text("SET LOCAL enable_indexscan = on"))
-        session.execute(text("SET LOCAL enable_seqscan = on"))
-        return rows
