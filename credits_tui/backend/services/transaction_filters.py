@@ -208,20 +208,20 @@ class TransactionQueries:
 # Every row's indexed text holds its transaction type's and process type's words (see
 # services/ledger.py), so with a type filter those words join the free-text query: not a
 # different answer (the filter itself still applies) but fewer candidates from the text index.
-def _filter_words(r: _Resolved) -> list[list[str]]:
-    """For each filter, the alternatives, each a run of words (``auto_recharge`` → auto recharge)."""
-    return [[" ".join(search_words(value)) for value in values]
-            for values in (r.transaction_types, r.process_types) if values]
+def _filter_words(r: _Resolved) -> list[list[list[str]]]:
+    """For each filter, its alternatives, each the words of one value (``auto_recharge``: auto, recharge)."""
+    return [[search_words(value) for value in values] for values in (r.transaction_types, r.process_types) if values]
 
 
 def _fts5_query(r: _Resolved) -> str:
     terms = [f'"{word[:SQLITE_PREFIX_MAX]}"*' for word in r.words]
-    terms += ["(" + " OR ".join(f'"{phrase}"' for phrase in alternatives) + ")" for alternatives in _filter_words(r)]
+    terms += ["(" + " OR ".join("(" + " AND ".join(f'"{word}"' for word in value) + ")" for value in alternatives)
+              + ")" for alternatives in _filter_words(r)]
     return " AND ".join(terms)
 
 
 def postgres_tsquery(r: _Resolved) -> ColumnElement[Any]:
     terms = [f"{word}:*" for word in r.words]
-    terms += ["(" + " | ".join("(" + phrase.replace(" ", " <-> ") + ")" for phrase in alternatives) + ")"
+    terms += ["(" + " | ".join("(" + " & ".join(value) + ")" for value in alternatives) + ")"
               for alternatives in _filter_words(r)]
     return func.to_tsquery(literal_column("'simple'"), " & ".join(terms))
