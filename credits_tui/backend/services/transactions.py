@@ -1,16 +1,18 @@
-"""Searching the ledger: filters, keyset pages, the window's totals and CSV export.
+"""Searching the ledger: keyset pages and CSV export; the pieces live beside it.
 
-Built for accounts with millions of rows. Transaction ids grow with time within an account
-(the ledger never appends into the past), so a time window becomes an id range found with
-two index seeks, every page is an ordered range scan of one composite index
-``(account_id, <filter column>, id)`` that stops after ``limit`` rows, and the cursor is
-the last id seen. Free text goes through a full-text index (FTS5 on SQLite, GIN on
-PostgreSQL) walked newest first. Totals add up per-day aggregates for the whole days of
-the window and read raw rows only for its partial first and last days.
+Built for accounts with millions of rows. ``transaction_filters`` turns the filters into one
+select (a time window is an id range found with two index seeks; free text goes through
+FTS5 on SQLite, GIN on PostgreSQL), ``transaction_totals`` answers the summary from per-day
+aggregates, ``transaction_rows`` shapes rows, cursors and CSV lines. Here every page is an
+ordered range scan of one composite index ``(account_id, <filter column>, id)`` that stops
+after ``limit`` rows (one more tells whether there is a next page, so no count), and the
+cursor is the last id seen.
 
 A page, and a summary, is one statement: the window's ends, the user filter and the users'
-names are subqueries and a join inside it, so PostgreSQL answers in one round trip (and
-prepares it once psycopg has seen it ``prepare_threshold`` times, 5 by default).
+names are subqueries and a join inside it, so PostgreSQL answers in one round trip, in
+autocommit (no BEGIN or ROLLBACK), and prepares it once psycopg has seen it
+``prepare_threshold`` times (5 by default). A second statement runs only when nothing
+matched a user filter, to tell an unknown user from one without rows.
 """
 
 from __future__ import annotations
