@@ -19,21 +19,29 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 if not __package__:  # run as a script, or imported by one: the repository root holds the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.suite import Context, Row, p50_p95, served
+from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
-from credits_tui.backend.demo import DEMO_ADMIN, is_empty, seed_demo
+from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD, is_empty, seed_demo
 
 TARGET_P95_MS = 20.0
+# Per request: the token's check, then one statement for the page or the summary.
+TARGET_STATEMENTS = 2
 
 
 def seed(url: str, count: int) -> None:
@@ -52,7 +60,7 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def shapes(client: httpx.Client, depth: int = 20) -> dict[str, tuple[str, dict]]:
+def shapes(client: httpx.Client | TestClient, depth: int = 20) -> dict[str, tuple[str, dict]]:
     now = datetime.now(UTC)
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     last_month_start = (month_start - timedelta(days=1)).replace(day=1)
@@ -71,19 +79,22 @@ def shapes(client: httpx.Client, depth: int = 20) -> dict[str, tuple[str, dict]]
         "page: type=refund,adjustment": (page, {"transaction_type": ["refund", "adjustment"]}),
         "page: process=postcard, last month": (page, {"process_type": "postcard", "since": iso(last_month_start),
                                                       "until": iso(month_start)}),
-        "page: user=email": (page, {"user": "support@demo.example"}),
+        "page: user=email, who has rows": (page, {"user": DEMO_ADMIN}),
+        "page: user=email, who has none": (page, {"user": "support@demo.example"}),
         "page: type+process+user, 90 days": (page, {"transaction_type": "usage", "process_type": "smart_match",
                                                     "user": DEMO_ADMIN, "since": iso(now - timedelta(days=90))}),
         "page: q=postcard (common)": (page, {"q": "postcard"}),
         "page: q=refund-12345 (rare)": (page, {"q": "refund 12345"}),
         "page: q=sam support, type=usage": (page, {"q": "sam support", "transaction_type": "usage"}),
+        "page: q=goodwill (1 row in 70)": (page, {"q": "goodwill"}),
+        "page: q=adjustment, type=refund (none)": (page, {"q": "adjustment", "transaction_type": "refund"}),
         "page: q=nothing-matches": (page, {"q": "zzzzqqq"}),
         "summary: all time": (summary, {}),
         "summary: last 30 days (partial days)": (summary, {"since": last_30}),
         "summary: this year, process=postcard": (summary, {"process_type": "postcard",
                                                            "since": iso(now.replace(month=1, day=1, hour=0,
                                                                                     minute=0, second=0))}),
-        "summary: user, 90 days": (summary, {"user": "support@demo.example", "since": iso(now - timedelta(days=90))}),
+        "summary: user, 90 days": (summary, {"user": DEMO_ADMIN, "since": iso(now - timedelta(days=90))}),
         "summary: q=goodwill": (summary, {"q": "goodwill"}),
     }
 
@@ -99,16 +110,81 @@ def measure(client: httpx.Client, path: str, params: dict, runs: int) -> list[fl
     return timings
 
 
+@dataclass
+class Cost:
+    """What one request costs the server, seen from inside its process (so not by other load)."""
+
+    statements: int  # SQL statements through SQLAlchemy (SQLite's BEGIN not counted)
+    # Process CPU time, the median: the server's work whatever else runs on the machine (its
+    # p95 would mostly time the app's own background threads, which share the process).
+    cpu_p50_ms: float
+
+
+@contextmanager
+def in_process(url: str) -> Iterator[tuple[TestClient, list[str]]]:
+    """The app in this process, signed in as the demo admin, and the statements it executes."""
+    database = Database(url)
+    executed: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement != "BEGIN":
+            executed.append(statement)
+
+    for engine in {database.read_engine, database.write_engine, database.lease_engine}:
+        event.listen(engine, "before_cursor_execute", record)
+    app = create_app(Settings(database_url=url), database=database, migrate=False)
+    try:
+        with TestClient(app, base_url="http://testserver/api/v1") as client:
+            answer = client.post("/auth/tokens", json={"email": DEMO_ADMIN, "password": DEMO_PASSWORD})
+            client.headers["Authorization"] = f"Bearer {answer.raise_for_status().json()['token']}"
+            yield client, executed
+    finally:
+        database.dispose()
+
+
+def cost(client: TestClient, executed: list[str], path: str, params: dict, runs: int) -> Cost:
+    for _ in range(3):  # warm caches (and let psycopg prepare the statement)
+        client.get(path, params=params).raise_for_status()
+    executed.clear()
+    client.get(path, params=params).raise_for_status()
+    statements = len(executed)
+    timings = []
+    for _ in range(runs):
+        started = time.process_time()
+        client.get(path, params=params).raise_for_status()
+        timings.append((time.process_time() - started) * 1000)
+    return Cost(statements, statistics.median(timings))
+
+
+def server_costs(context: Context, depth: int) -> list[Row]:
+    """Statements and server CPU per request, for the worst shape, beside GET /me's."""
+    with in_process(context.database_url) as (client, executed):
+        floor = cost(client, executed, "/me", {}, context.runs)
+        costs = {name: cost(client, executed, path, params, context.runs)
+                 for name, (path, params) in shapes(client, depth).items()}
+    # An empty answer to a user filter takes a second statement, by design: is the user unknown?
+    counted = [name for name in costs if "who has none" not in name]
+    most = max(counted, key=lambda name: costs[name].statements)
+    dearest = max(costs, key=lambda name: costs[name].cpu_p50_ms)
+    return [
+        Row("search: SQL statements per request, token check included", costs[most].statements, "",
+            TARGET_STATEMENTS, note=f"most: {most}; GET /me: {floor.statements}; one more when a user "
+                                    "filter matched nothing (is the user unknown?)"),
+        Row(f"search: server CPU p50 (in process), worst · {dearest}", costs[dearest].cpu_p50_ms, "ms",
+            TARGET_P95_MS, floor=floor.cpu_p50_ms, floor_name="GET /me CPU p50"),
+    ]
+
+
 def benchmark(context: Context) -> list[Row]:
     rows = []
+    depth = max(1, min(20, context.transactions // 1000))
     with served(context.database_url) as server, server.client() as client:
         floor_p50, floor = p50_p95(measure(client, "/me", {}, context.runs))
-        depth = max(1, min(20, context.transactions // 1000))
         for name, (path, params) in shapes(client, depth).items():
             p50, p95 = p50_p95(measure(client, path, params, context.runs))
             rows.append(Row(f"search p95 · {name}", p95, "ms", TARGET_P95_MS, floor=floor,
                             floor_name="GET /me p95", note=f"p50 {p50:.1f} ms (GET /me p50 {floor_p50:.1f} ms)"))
-    return rows
+    return rows + server_costs(context, depth)
 
 
 def main() -> int:

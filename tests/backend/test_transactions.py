@@ -283,6 +283,13 @@ def filter_cases(brute: Brute, people: dict[str, int]) -> list[tuple[dict, list[
         ({"transaction_type": "usage", "since": iso(a), "until": iso(b), "user": "support@demo.example"},
          brute.select(transaction_type=["usage"], since=a, until=b, user_id=support_id)),
         ({"q": "postc", "transaction_type": "refund"}, brute.select(q="postc", transaction_type=["refund"])),
+        # A type or process filter narrows the text search by the words every row holds for them.
+        ({"q": "credit", "transaction_type": ["auto_recharge", "adjustment"]},
+         brute.select(q="credit", transaction_type=["auto_recharge", "adjustment"])),
+        ({"q": "a", "process_type": ["smart_match", "postcard"], "transaction_type": "usage"},
+         brute.select(q="a", process_type=["smart_match", "postcard"], transaction_type=["usage"])),
+        ({"q": "lookup", "process_type": "zoominfo_people_search"},
+         brute.select(q="lookup", process_type=["zoominfo_people_search"])),
         ({"q": "match", "user": "usage-bot@demo.example", "until": iso(b)},
          brute.select(q="match", user_id=bot_id, until=b)),
         ({"q": "purchase", "since": iso(a)}, brute.select(q="purchase", since=a)),
@@ -423,21 +430,17 @@ def test_csv_neutralises_formulas(api, admin):
     assert [row["description"] for row in newest] == list(reversed(FORMULAS))
 
 
-def test_a_slow_newest_first_walk_falls_back_to_the_text_index(database, database_kind, monkeypatch):
-    """PostgreSQL: when the walk over the id index runs out of its budget, the GIN path answers."""
+def test_free_text_finds_the_rows_older_than_those_it_checks_one_by_one(admin, ledger_rows, database_kind,
+                                                                      monkeypatch):
+    """PostgreSQL checks only the newest rows one by one and finds older matches through its text
+    index: with only five checked, every text query still returns exactly its rows, page by page."""
     if database_kind != "postgresql":
-        pytest.skip("the fallback is PostgreSQL's; SQLite's FTS5 walks newest-first by itself")
-    from sqlalchemy import literal_column
-    from sqlalchemy import select as sql_select
-
+        pytest.skip("SQLite's FTS5 walks its index newest first; there is no second part")
     from credits_tui.backend.services import transactions as search
 
-    monkeypatch.setattr(search, "_WALK_BUDGET_MS", 20)
-    # What the query answers tells which plan settings it ran under: the fallback's forbid
-    # sequential scans, so it says "off".
-    slow = sql_select(literal_column("current_setting('enable_seqscan')")).where(
-        literal_column("pg_sleep(0.2) IS NOT NULL"))
-    with database.read() as session:
-        assert [tuple(row) for row in search._postgres_text_page(session, slow)] == [("off",)]
-        # the timeout is gone again and the transaction is usable
-        assert session.scalar(sql_select(literal_column("current_setting('statement_timeout')"))) == "0"
+    monkeypatch.setattr(search, "_WALK_ROWS", 5)
+    cases = [(params, expected) for params, expected in filter_cases(ledger_rows, users(admin)) if "q" in params]
+    assert sum(len(expected) > 7 for _, expected in cases) >= 5  # most reach past the five checked
+    for params, expected in cases:
+        assert ids(walk(admin, params, limit=500)) == ids(expected), params
+        assert ids(walk(admin, params, limit=7)) == ids(expected), params

@@ -1,0 +1,227 @@
+"""Resolving a search's filters into one select over the ledger.
+
+Transaction ids grow with time within an account (the ledger never appends into the past),
+so a time window becomes an id range found with two index seeks, and every page is an
+ordered range scan of one composite index ``(account_id, <filter column>, id)``. Free text
+goes through a full-text index (FTS5 on SQLite, GIN on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    SQLColumnExpression,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.orm import Session, aliased
+
+from credits_tui.api_client.models import TransactionType
+from credits_tui.backend.config import Settings
+from credits_tui.backend.db.engine import Database
+from credits_tui.backend.db.schema import LedgerTransaction, User
+from credits_tui.backend.db.search_index import SQLITE_PREFIX_MAX
+from credits_tui.backend.errors import Unprocessable
+from credits_tui.backend.services.ledger import search_words
+
+MAX_SEARCH_WORDS = 8
+_fts = table("transactions_fts", column("rowid"))
+# PostgreSQL's stored tsvector of ``search_text`` (see db/search_index.py); not in the ORM model.
+SEARCH_VECTOR: ColumnElement[Any] = literal_column("transactions.search_vector")
+
+
+@dataclass(frozen=True)
+class TransactionFilter:
+    """The filters of DESIGN.md §3, as the API received them (already type-checked)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    transaction_types: tuple[TransactionType, ...] = ()
+    process_types: tuple[str, ...] = ()
+    user: str | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A filter checked against the account; the user is matched inside the query itself."""
+
+    account_id: int
+    since: datetime | None
+    until: datetime | None
+    transaction_types: tuple[str, ...]
+    process_types: tuple[str, ...]
+    user: str | None
+    words: tuple[str, ...] = ()
+
+
+# The latest ``since`` whose next midnight (the summary's first whole day) a datetime can hold.
+_LAST_DAY = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def _as_utc(moment: datetime | None, name: str) -> datetime | None:
+    if moment is None:
+        return None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the first datetime in UTC
+        raise Unprocessable(f"invalid_{name}", f"{name}: this time is outside the supported range.",
+                            name) from None
+
+
+# A select of any columns (SQLAlchemy types a select by the tuple of its columns).
+_AnySelect = Select[*tuple[Any, ...]]
+_T = LedgerTransaction
+_BOUND = aliased(LedgerTransaction, name="bound")
+_UNKNOWN_USER = ("unknown_user", "No user of this account has that id or email.", "user")
+
+
+class TransactionQueries:
+    """The filters of a transaction search, resolved and turned into selects."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.db = database
+        self.settings = settings
+
+    # --- resolving ----------------------------------------------------------------------
+
+    def _resolve(self, account_id: int, filters: TransactionFilter) -> _Resolved:
+        """Checks that need no database; the user is checked only when nothing matched."""
+        since, until = _as_utc(filters.since, "since"), _as_utc(filters.until, "until")
+        if since and since > _LAST_DAY:
+            raise Unprocessable("invalid_since", "since: this time is outside the supported range.", "since")
+        if since and until and since >= until:
+            raise Unprocessable("invalid_time_range", "The start of the time frame must be before its end.",
+                                "since")
+        known = {p.process_type for p in self.settings.prices}
+        for process_type in filters.process_types:
+            if process_type not in known:
+                raise Unprocessable("unknown_process_type",
+                                    f"Unknown process type {process_type[:64]!r}; see GET /credits/prices.",
+                                    "process_type")
+        if filters.user is not None and "\x00" in filters.user:  # no email holds one; PostgreSQL refuses it
+            raise Unprocessable(*_UNKNOWN_USER)
+        words: list[str] = []
+        if filters.q is not None:
+            words = search_words(filters.q)[:MAX_SEARCH_WORDS]
+            if not words:
+                raise Unprocessable("invalid_q", "Search for at least one letter or digit.", "q")
+        return _Resolved(account_id, since, until, tuple(t.value for t in filters.transaction_types),
+                         filters.process_types, filters.user, tuple(words))
+
+    @staticmethod
+    def _user_id(r: _Resolved) -> ScalarSelect[int]:
+        """The filter's user as a subquery (NULL, so nothing matches, for a stranger)."""
+        assert r.user is not None
+        lookup = User.email == r.user.strip().lower()
+        if r.user.isascii() and r.user.isdigit() and len(r.user) < 19:  # not "²": int() refuses it
+            lookup = User.id == int(r.user)
+        return select(User.id).where(lookup, User.account_id == r.account_id).scalar_subquery()
+
+    def _check_user(self, session: Session, r: _Resolved) -> None:
+        """When nothing matched, tell a filter by an unknown user from one with no rows."""
+        if r.user is not None and session.scalar(select(self._user_id(r))) is None:
+            raise Unprocessable(*_UNKNOWN_USER)
+
+    @staticmethod
+    def _time_bounds(r: _Resolved, ids: SQLColumnExpression[int]) -> list[ColumnElement[bool]]:
+        """The time window as a range of ``ids``, each end one index seek inside the statement."""
+        in_account = _BOUND.account_id == r.account_id
+        bounds: list[ColumnElement[bool]] = []
+        if r.since is not None:
+            bounds.append(ids >= select(_BOUND.id).where(in_account, _BOUND.created_at >= r.since)
+                          .order_by(_BOUND.created_at, _BOUND.id).limit(1).scalar_subquery())
+        if r.until is not None:
+            bounds.append(ids <= select(_BOUND.id).where(in_account, _BOUND.created_at < r.until)
+                          .order_by(_BOUND.created_at.desc(), _BOUND.id.desc()).limit(1).scalar_subquery())
+        return bounds
+
+    def _select(self, columns: Sequence[SQLColumnExpression[Any]], r: _Resolved,
+                before: int | None = None) -> tuple[_AnySelect, SQLColumnExpression[int]]:
+        """A select of the matching rows (older than ``before``) and the id column to order it by."""
+        T = _T
+        conditions: list[ColumnElement[bool]] = [T.account_id == r.account_id]
+        if r.transaction_types:
+            conditions.append(T.transaction_type.in_(r.transaction_types))
+        if r.process_types:
+            conditions.append(T.process_type.in_(r.process_types))
+        if r.user is not None:
+            # A range of one, not ``==``: see _order.
+            conditions.append(T.user_id.between(self._user_id(r), self._user_id(r)))
+        if r.words and self.db.is_sqlite:
+            ids: SQLColumnExpression[int] = _fts.c.rowid
+            conditions += [literal(" ").concat(T.search_text).like(f"% {word}%")
+                           for word in r.words if len(word) > SQLITE_PREFIX_MAX]
+            # The FTS table drives the join, newest rowid first, so a page stops early.
+            statement = (select(*columns).select_from(_fts.join(T, T.id == _fts.c.rowid))
+                         .where(text("transactions_fts MATCH :match").bindparams(match=_fts5_query(r))))
+        else:
+            ids = T.id
+            statement = select(*columns)
+            if r.words:
+                conditions.append(SEARCH_VECTOR.op("@@")(postgres_tsquery(r)))
+        conditions += self._time_bounds(r, ids)
+        if before is not None:
+            conditions.append(ids < before)
+        return statement.where(*conditions), ids
+
+    @staticmethod
+    def _order(r: _Resolved, ids: SQLColumnExpression[int]) -> list[ColumnElement[Any]]:
+        """Newest first; with a user filter, in the order of the ``(account, user, id)`` index.
+
+        For one user that is the same order, but only that index gives it, so the plan walks
+        that user's rows. PostgreSQL plans before the user's id is known and would otherwise
+        walk the whole ledger checking each row (1.3 s for a user with none on a million).
+        The user is matched as a range of one (see _select): PostgreSQL takes ``user_id = x``
+        to make the column a constant, and then the id index gives this order too.
+        """
+        if r.user is not None and not r.words:
+            return [_T.user_id.desc(), ids.desc()]
+        return [ids.desc()]
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read that is one statement (two when nothing matched a user filter).
+
+        One statement sees a consistent snapshot by itself, so PostgreSQL runs it in autocommit
+        and the page costs no BEGIN and ROLLBACK round trips.
+        """
+        with self.db.read() as session:
+            if not self.db.is_sqlite:
+                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+
+
+# Every row's indexed text holds its transaction type's and process type's words (see
+# services/ledger.py), so with a type filter those words join the free-text query: not a
+# different answer (the filter itself still applies) but fewer candidates from the text index.
+def _filter_words(r: _Resolved) -> list[list[list[str]]]:
+    """For each filter, its alternatives, each the words of one value (``auto_recharge``: auto, recharge)."""
+    return [[search_words(value) for value in values] for values in (r.transaction_types, r.process_types) if values]
+
+
+def _fts5_query(r: _Resolved) -> str:
+    terms = [f'"{word[:SQLITE_PREFIX_MAX]}"*' for word in r.words]
+    terms += ["(" + " OR ".join("(" + " AND ".join(f'"{word}"' for word in value) + ")" for value in alternatives)
+              + ")" for alternatives in _filter_words(r)]
+    return " AND ".join(terms)
+
+
+def postgres_tsquery(r: _Resolved) -> ColumnElement[Any]:
+    terms = [f"{word}:*" for word in r.words]
+    terms += ["(" + " | ".join("(" + " & ".join(value) + ")" for value in alternatives) + ")"
+              for alternatives in _filter_words(r)]
+    return func.to_tsquery(literal_column("'simple'"), " & ".join(terms))
