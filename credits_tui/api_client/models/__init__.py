@@ -1,0 +1,161 @@
+"""The wire contract: every request and response body of the HTTP API (DESIGN.md §3).
+
+This package is the one definition of the contract. The backend builds its responses from
+these models and validates its requests with them; the client parses with them. It imports
+neither Textual nor the backend. One module per part of the API; every name is importable
+from here, as ``from credits_tui.api_client.models import Money``.
+
+Money is a ``Decimal`` in Python and a string with exactly two decimal places on the wire
+(``"25.00"``, ``"-3.25"``): see ``wire``.
+"""
+
+from credits_tui.api_client.models.account import (
+    AccountRef,
+    AccountUser,
+    Me,
+    Role,
+    TokenRequest,
+    TokenResponse,
+    UserList,
+    UserRef,
+)
+from credits_tui.api_client.models.alerts import (
+    AUTO_RECHARGE_MAX_FAILURES,
+    AutoRecharge,
+    AutoRechargeFailure,
+    AutoRechargeUpdate,
+    Notification,
+    NotificationKind,
+    NotificationPage,
+    NotificationSettings,
+    NotificationSettingsUpdate,
+)
+from credits_tui.api_client.models.audit import (
+    AUDIT_ACTIONS,
+    AuditAction,
+    AuditDetailValue,
+    AuditEvent,
+    AuditOutcome,
+    AuditPage,
+    AuditQuery,
+)
+from credits_tui.api_client.models.billing import (
+    Invoice,
+    InvoiceLine,
+    InvoiceList,
+    InvoiceStatus,
+    Receipt,
+    ReceiptCard,
+    Seller,
+)
+from credits_tui.api_client.models.cards import BillingAddress, CardInput, CardPatch, CardSummary
+from credits_tui.api_client.models.credits import (
+    MINIMUM_PURCHASE,
+    AccountStatus,
+    Purchase,
+    PurchaseAmount,
+    PurchaseRequest,
+    PurchaseResult,
+)
+from credits_tui.api_client.models.transactions import (
+    Transaction,
+    TransactionPage,
+    TransactionQuery,
+    TransactionSummary,
+    TransactionType,
+)
+from credits_tui.api_client.models.usage import (
+    BillingMode,
+    DailyUsage,
+    DailyUsageDay,
+    FreeQuota,
+    PriceCatalog,
+    ProcessTypePrice,
+    UsageRequest,
+    UsageResult,
+    UtcDay,
+)
+from credits_tui.api_client.models.wire import (
+    CENT,
+    MONEY_PATTERN,
+    ErrorDetail,
+    ErrorEnvelope,
+    IsoDateTime,
+    Money,
+    ResponseModel,
+    WireModel,
+    cents_to_decimal,
+    decimal_to_cents,
+    format_money,
+    parse_money,
+)
+
+__all__ = [
+    "AUDIT_ACTIONS",
+    "AUTO_RECHARGE_MAX_FAILURES",
+    "CENT",
+    "MINIMUM_PURCHASE",
+    "MONEY_PATTERN",
+    "AccountRef",
+    "AccountStatus",
+    "AccountUser",
+    "AuditAction",
+    "AuditDetailValue",
+    "AuditEvent",
+    "AuditOutcome",
+    "AuditPage",
+    "AuditQuery",
+    "AutoRecharge",
+    "AutoRechargeFailure",
+    "AutoRechargeUpdate",
+    "BillingAddress",
+    "BillingMode",
+    "CardInput",
+    "CardPatch",
+    "CardSummary",
+    "DailyUsage",
+    "DailyUsageDay",
+    "ErrorDetail",
+    "ErrorEnvelope",
+    "FreeQuota",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceList",
+    "InvoiceStatus",
+    "IsoDateTime",
+    "Me",
+    "Money",
+    "Notification",
+    "NotificationKind",
+    "NotificationPage",
+    "NotificationSettings",
+    "NotificationSettingsUpdate",
+    "PriceCatalog",
+    "ProcessTypePrice",
+    "Purchase",
+    "PurchaseAmount",
+    "PurchaseRequest",
+    "PurchaseResult",
+    "Receipt",
+    "ReceiptCard",
+    "ResponseModel",
+    "Role",
+    "Seller",
+    "TokenRequest",
+    "TokenResponse",
+    "Transaction",
+    "TransactionPage",
+    "TransactionQuery",
+    "TransactionSummary",
+    "TransactionType",
+    "UsageRequest",
+    "UsageResult",
+    "UserList",
+    "UserRef",
+    "UtcDay",
+    "WireModel",
+    "cents_to_decimal",
+    "decimal_to_cents",
+    "format_money",
+    "parse_money",
+]
