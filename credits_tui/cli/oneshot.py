@@ -2,8 +2,8 @@
 
 ``asyncio`` (and ``stamina``, which the async client retries with) cost a quick command a good
 part of its start-up; a blocking httpx client answers the same. The answer is read, and every
-failure typed, by the async client's own rules (``CreditsClient._parse``, ``_busy``,
-``_retry_after``): this module adds only the blocking transport and its waits.
+failure typed, by the async client's own rules (``parse``, ``busy`` and ``retry_after`` of
+``api_client/transport.py``): this module adds only the blocking transport and its waits.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import pydantic
 
 from credits_tui import __version__
 from credits_tui.api_client import errors
-from credits_tui.api_client.client import (
+from credits_tui.api_client.transport import (
     API_PATH,
     DEFAULT_TIMEOUT,
     MAX_BACKOFF,
-    CreditsClient,
-    _busy,
-    _NoAnswer,
-    _reason,
-    _retry_after,
+    NoAnswer,
+    busy,
+    parse,
+    reason,
+    retry_after,
 )
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
@@ -65,27 +65,27 @@ class OneShotClient:
             last = attempt == self.retries
             try:
                 response = self._send(path, params)
-            except _NoAnswer as failure:
+            except NoAnswer as failure:
                 if last:
                     raise failure.error from None
                 wait = None
             else:
-                if last or not _busy(response):
+                if last or not busy(response):
                     break
-                wait = _retry_after(response)
+                wait = retry_after(response)
             time.sleep(wait if wait is not None else
                        min(MAX_BACKOFF, self.backoff * 2 ** attempt) + random.uniform(0, self.backoff))
-        return CreditsClient._parse(response, model)
+        return parse(response, model)
 
     def _send(self, path: str, params: Any) -> httpx.Response:
         try:
             return self._http.get(path, params=params)
         except (httpx.ConnectError, httpx.ConnectTimeout) as failure:
-            raise _NoAnswer(errors.NetworkError(f"Cannot reach the server at {self.server}: {_reason(failure)}.",
-                                                code="network_error")) from None
+            raise NoAnswer(errors.NetworkError(f"Cannot reach the server at {self.server}: {reason(failure)}.",
+                                               code="network_error")) from None
         except httpx.TimeoutException:
-            raise _NoAnswer(errors.TimeoutError(f"The server at {self.server} did not answer in time.",
-                                                code="timeout")) from None
+            raise NoAnswer(errors.TimeoutError(f"The server at {self.server} did not answer in time.",
+                                               code="timeout")) from None
         except httpx.TransportError as failure:
-            raise _NoAnswer(errors.NetworkError(f"The connection to {self.server} failed: {_reason(failure)}.",
-                                                code="network_error")) from None
+            raise NoAnswer(errors.NetworkError(f"The connection to {self.server} failed: {reason(failure)}.",
+                                               code="network_error")) from None
