@@ -332,11 +332,11 @@ def write_history(database: Database, settings: Settings, account_id: int, card_
         connection = session.connection()
         with bulk.indexes_rebuilt(connection, table) if count >= _REBUILD_INDEXES_FROM else nullcontext():
             bulk.insert_rows(connection, table, LEDGER_COLUMNS, history.rows(), progress, _BATCH)
+            _write_daily_totals(connection, account_id)
         invoice_charges = _write_invoices(connection, account_id, card_last4, history.invoices)
         account = session.get_one(Account, account_id)
         account.balance_cents = history.balance
         account.last_transaction_at = _aware(history.last_at)
-        _write_daily_totals(connection, account_id)
     return history.charges + invoice_charges
 
 
