@@ -330,7 +330,7 @@ def write_history(database: Database, settings: Settings, account_id: int, card_
     history = DemoCoHistory(settings, account_id, card_token, admins, service, count, rng)
     with database.write() as session:
         connection = session.connection()
-        with bulk.indexes_rebuilt(connection, table) if count >= _REBUILD_INDEXES_FROM else nullcontext():
+        with bulk.ledger_indexes_rebuilt(connection) if count >= _REBUILD_INDEXES_FROM else nullcontext():
             bulk.insert_rows(connection, table, LEDGER_COLUMNS, history.rows(), progress, _BATCH)
             _write_daily_totals(connection, account_id)
         invoice_charges = _write_invoices(connection, account_id, card_last4, history.invoices)
