@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -9,7 +11,9 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from credits_tui.api_client.models import InvoiceStatus, Role, TransactionType
 from credits_tui.backend.api.app import create_app
@@ -23,6 +27,7 @@ from credits_tui.backend.services.accounts import month_period
 from credits_tui.backend.services.invoicing import InvoicingService, previous_period
 from credits_tui.backend.services.ledger import utc_now
 from credits_tui.backend.services.payments import TestGateway, reconcile
+from tests.support.backend import POSTGRES_URL
 
 THRESHOLD, RECHARGE_TO = 50_000, 200_000
 
@@ -59,23 +64,51 @@ class Seeded:
             return session.scalar(select(func.count()).select_from(LedgerTransaction))
 
 
-# 200 and 2,000 rows are what the tests and the demo seed; 60,000 takes the bulk path (indexes rebuilt).
-@pytest.fixture(scope="module", params=[200, 2_000, 60_000])
+# 200 and 2,000 rows are what the tests and the demo seed; 60,000 takes the bulk path (indexes
+# set aside and rebuilt), which differs by database, so it runs on PostgreSQL too when there is one.
+SIZES = [("sqlite", 200), ("sqlite", 2_000), ("sqlite", 60_000)] + (
+    [("postgresql", 2_000), ("postgresql", 60_000)] if POSTGRES_URL else [])
+
+
+@pytest.fixture(scope="module", params=SIZES, ids=[f"{kind}-{size}" for kind, size in SIZES])
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            demo_password_hash: str) -> Iterator[Seeded]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'credits.db'}"
-    database = Database(url)
-    upgrade(database)
-    settings = Settings(database_url=url)
-    seed_demo(database, settings, transactions=request.param, password_hash=demo_password_hash)
-    with TestClient(create_app(settings, database=database), raise_server_exceptions=False) as client:
-        yield Seeded(database, settings, client)
-    database.dispose()
+    kind, size = request.param
+    with contextlib.ExitStack() as stack:
+        if kind == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'credits.db'}"
+        else:
+            url = stack.enter_context(_postgres_schema(f"demo_{size}_{os.getpid()}"))
+        database = Database(url)
+        stack.callback(database.dispose)
+        upgrade(database)
+        settings = Settings(database_url=url)
+        seed_demo(database, settings, transactions=size, password_hash=demo_password_hash)
+        with TestClient(create_app(settings, database=database), raise_server_exceptions=False) as client:
+            yield Seeded(database, settings, client)
+
+
+@contextlib.contextmanager
+def _postgres_schema(schema: str) -> Iterator[str]:
+    """A URL whose tables are in a schema of their own on the test run's PostgreSQL server."""
+    assert POSTGRES_URL
+    engine = create_engine(POSTGRES_URL, poolclass=NullPool)
+    drop = text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with engine.begin() as connection:
+        connection.execute(drop)
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(drop)
+        engine.dispose()
 
 
 def test_the_history_has_the_rows_asked_for_and_what_billing_shows(seeded):
     rows = seeded.rows()
-    assert len(rows) in (200, 2_000, 60_000)
+    assert len(rows) in {size for _, size in SIZES}
     kinds = {r.transaction_type for r in rows}
     assert {"purchase", "usage", "auto_recharge", "invoice_payment"} <= kinds
     if len(rows) >= 2_000:
@@ -179,7 +212,8 @@ def test_other_co_is_below_zero_with_last_months_invoice_open(seeded):
     assert {line["process_type"] for line in invoice["lines"]} >= {"premium_audio_transcription"}
 
 
-@pytest.mark.parametrize("seeded", [200, 2_000], indirect=True)  # the same months at any size
+@pytest.mark.parametrize("seeded", [("sqlite", 200), ("sqlite", 2_000)], indirect=True,
+                         ids=["sqlite-200", "sqlite-2000"])  # the same months at any size
 def test_closing_any_month_again_charges_demo_co_nothing(seeded):
     """The history's months are closed already: the real month close finds nothing more to invoice."""
     demo_co = seeded.account_id("Demo Co.")
@@ -199,3 +233,24 @@ def test_every_demo_card_charge_reconciles_with_the_ledger(seeded):
     """The gateway's record and the ledger agree on the seeded history, as after real purchases."""
     with seeded.database.read() as session:
         assert reconcile(session, None) == []
+
+
+def test_free_text_search_covers_the_history_and_follows_new_rows(seeded):
+    """The free-text index is whole after the load (built at its end for a large one) and indexes the
+    rows recorded after it. Runs last in the module: it records usage."""
+    purchase = next(r for r in reversed(seeded.rows()) if r.transaction_type == TransactionType.purchase.value)
+    found = seeded.get(DEMO_ADMIN, "/credits/transactions", q=purchase.reference)["items"]
+    assert [item["id"] for item in found] == [purchase.id]
+    campaigns = [r for r in seeded.rows() if (r.reference or "").startswith("campaign-")]
+    assert campaigns
+    assert seeded.get(DEMO_ADMIN, "/credits/transactions/summary", q="campaign")["count"] == len(campaigns)
+
+    price = next(p for p in seeded.settings.prices if p.billing.value == "prepaid" and not p.free_quota)
+    token = seeded.client.post("/api/v1/auth/tokens", json={"email": "usage-bot@demo.example",
+                                                            "password": DEMO_PASSWORD}).json()["token"]
+    recorded = seeded.client.post("/api/v1/credits/usage", headers={"Authorization": f"Bearer {token}"},
+                                  json={"process_type": price.process_type, "quantity": 1,
+                                        "reference": "after-the-seeding"})
+    assert recorded.status_code == 201, recorded.text
+    found = seeded.get(DEMO_ADMIN, "/credits/transactions", q="after-the-seeding")["items"]
+    assert [item["id"] for item in found] == [recorded.json()["transaction"]["id"]]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -151,11 +151,18 @@ def seed_notifications(session: Session, account: Account, *, low_balance_cents:
                          body=body, recipients=emails, delivered_at=at, attempts=1))
 
     T = LedgerTransaction
+    # Only the rows that notify are read (a few in a hundred of a long history). A row's balance
+    # before it is its balance after less its amount: the ledger is a running sum.
+    notifies: ColumnElement[bool] = T.transaction_type.in_((
+        TransactionType.purchase.value, TransactionType.auto_recharge.value, TransactionType.invoice_payment.value))
+    if low_balance_cents is not None:
+        notifies = or_(notifies, and_(T.balance_after_cents - T.amount_cents >= low_balance_cents,
+                                      T.balance_after_cents < low_balance_cents))
     history = session.execute(select(T.created_at, T.transaction_type, T.amount_cents, T.balance_after_cents,
                                      T.reference, T.description)
-                              .where(T.account_id == account.id).order_by(T.id)).yield_per(10_000)
-    before = 0
+                              .where(T.account_id == account.id, notifies).order_by(T.id)).yield_per(10_000)
     for at, kind, amount, after, reference, description in history:
+        before = after - amount
         if kind in (TransactionType.purchase.value, TransactionType.auto_recharge.value):
             what = "Auto-recharge" if kind == TransactionType.auto_recharge.value else "Purchase"
             add(NotificationKind.purchase_receipt, at, f"Receipt: {what.lower()} of {credits(amount)}",
@@ -169,7 +176,6 @@ def seed_notifications(session: Session, account: Account, *, low_balance_cents:
             add(NotificationKind.low_balance, at, "Purchase Credits balance is low",
                 f"The Purchase Credits balance of {account.name} is {credits(after)}, below the alert "
                 f"threshold of {credits(low_balance_cents)}.")
-        before = after
     if rows:
         session.execute(table_of(NotificationRow).insert(), rows)
     return len(rows)
