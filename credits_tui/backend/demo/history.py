@@ -43,6 +43,7 @@ from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import (
     Account,
     DailyTotal,
+    DailyUsageTotal,
     Invoice,
     InvoiceLine,
     LedgerTransaction,
@@ -362,7 +363,7 @@ def _write_invoices(connection: Connection, account_id: int, card_last4: str,
 
 
 def _write_daily_totals(connection: Connection, account_id: int) -> None:
-    """The account's per-day totals (see ``ledger.DailyTotals``), from its ledger in one statement."""
+    """The account's per-day totals and usage rollup (see ``ledger.DailyTotals``), summed in the database."""
     T = LedgerTransaction
     day = func.date(T.created_at) if connection.dialect.name == "sqlite" else cast(T.created_at, Date)
     keys = (day, T.transaction_type, func.coalesce(T.process_type, ""), func.coalesce(T.user_id, 0))
@@ -374,3 +375,11 @@ def _write_daily_totals(connection: Connection, account_id: int) -> None:
                func.sum(case((T.amount_cents < 0, -T.amount_cents), else_=0)),
                func.coalesce(func.sum(T.quantity), 0))
         .where(T.account_id == account_id).group_by(T.account_id, *keys)))
+    # The usage chart's rollup is those totals without the user, summed like migration 0007 does.
+    D = DailyTotal
+    connection.execute(insert(DailyUsageTotal).from_select(
+        ["account_id", "day", "process_type", "used_cents", "quantity"],
+        select(D.account_id, D.day, D.process_type, func.sum(D.used_cents), func.sum(D.quantity))
+        .where(D.account_id == account_id, D.transaction_type == TransactionType.usage.value)
+        .group_by(D.account_id, D.day, D.process_type)
+        .order_by(D.account_id, D.day, D.process_type)))
