@@ -60,7 +60,7 @@ async def page_through(server: Server, pages: int, budget_s: float) -> dict[str,
             # The key as the terminal sends it (the pilot's press also waits for idle and animations)
             app.post_message(events.Key("n", "n"))
             turned += 1
-            await until(lambda: screen.pager.page_index == turned and not screen.pager.fetching)
+            await until(lambda turned=turned: screen.pager.page_index == turned and not screen.pager.fetching)
         seconds = time.perf_counter() - started
         gc.collect()
         return {"rss_mb": resident_mb(), "pages": turned, "rows": (turned + 1) * PAGE_SIZE,
