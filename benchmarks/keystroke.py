@@ -22,10 +22,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from benchmarks.suite import Context, Row, Server, p50_p95, served
+
+if TYPE_CHECKING:  # the app is imported when a measure starts, not when the runner lists modules
+    from textual.pilot import Pilot
+
+    from credits_tui.app import CreditsApp
+    from credits_tui.screens.manage import ManageScreen
 
 TARGET_MS = 100.0
 WORDS = ("postcard", "goodwill", "refund 123")
@@ -57,7 +64,7 @@ async def until(condition: Callable[[], bool], timeout: float = TIMEOUT_S) -> No
         await asyncio.sleep(POLL_S)
 
 
-def signed_in_app(server: Server):  # type: ignore[no-untyped-def]  # (imports the app lazily)
+def signed_in_app(server: Server) -> CreditsApp:
     from credits_tui.app import Connection, CreditsApp
     from credits_tui.auth.tokens import TokenStore
     from credits_tui.backend.demo import DEMO_ADMIN
@@ -66,7 +73,7 @@ def signed_in_app(server: Server):  # type: ignore[no-untyped-def]  # (imports t
     return CreditsApp(connection, store=TokenStore())
 
 
-async def open_manage(app, pilot):  # type: ignore[no-untyped-def]
+async def open_manage(app: CreditsApp, pilot: Pilot[Any]) -> ManageScreen:
     """Switch to Manage Credits and wait until its first page and totals are in."""
     from credits_tui.screens.manage import ManageScreen
     from credits_tui.screens.status import StatusScreen
@@ -74,14 +81,15 @@ async def open_manage(app, pilot):  # type: ignore[no-untyped-def]
     await until(lambda: isinstance(app.screen, StatusScreen))
     await pilot.press("4")
     await until(lambda: isinstance(app.screen, ManageScreen) and settled(app.screen))
+    assert isinstance(app.screen, ManageScreen)
     return app.screen
 
 
-def settled(screen) -> bool:  # type: ignore[no-untyped-def]
+def settled(screen: ManageScreen) -> bool:
     return not screen.filter_bar.pending and not screen.pager.fetching and screen.summary is not None
 
 
-def shows(screen, text: str) -> bool:  # type: ignore[no-untyped-def]
+def shows(screen: ManageScreen, text: str) -> bool:
     """The table holds the first page for the search ``text``."""
     query = screen.current_query
     return query is not None and query.q == text and not screen.pager.fetching
@@ -104,7 +112,8 @@ async def measure(server: Server, words: tuple[str, ...]) -> Timings:
         await pilot.press("slash")
         for word in words:
             await pilot.press("ctrl+u")  # an empty search again
-            await until(lambda: screen.current_query.q is None and settled(screen))
+            await until(lambda: screen.current_query is not None and screen.current_query.q is None
+                        and settled(screen))
             for typed in range(1, len(word) + 1):
                 text = word[:typed].strip()
                 key = "space" if word[typed - 1] == " " else word[typed - 1]
@@ -116,6 +125,7 @@ async def measure(server: Server, words: tuple[str, ...]) -> Timings:
                 timings.cpu.append(time.process_time() - cpu)
                 await pressing
                 await until(lambda: settled(screen))
+                assert screen.current_query is not None
                 params = [*screen.current_query.to_params(), ("limit", "100")]
                 started = time.perf_counter()
                 (await http.get("/credits/transactions", params=params)).raise_for_status()

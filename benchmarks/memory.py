@@ -60,7 +60,7 @@ async def page_through(server: Server, pages: int, budget_s: float) -> dict[str,
             # The key as the terminal sends it (the pilot's press also waits for idle and animations)
             app.post_message(events.Key("n", "n"))
             turned += 1
-            await until(lambda turned=turned: screen.pager.page_index == turned and not screen.pager.fetching)
+            await until(lambda: screen.pager.page_index == turned and not screen.pager.fetching)  # noqa: B023
         seconds = time.perf_counter() - started
         gc.collect()
         return {"rss_mb": resident_mb(), "pages": turned, "rows": (turned + 1) * PAGE_SIZE,
@@ -72,7 +72,8 @@ def measure(server: Server, pages: int, workdir: str) -> dict[str, float]:
     command = [sys.executable, "-m", "benchmarks.memory", "--server", server.origin, "--token", server.token,
                "--pages", str(pages), "--budget", str(BUDGET_S), "--workdir", workdir]
     done = subprocess.run(command, env=python_env(), check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.splitlines()[-1])
+    result: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
+    return result
 
 
 def seed_small(workdir: str) -> str:

@@ -368,7 +368,7 @@ class ManageScreen(CreditsScreen):
             return
         timers: list[Timer] = []
 
-        def later(change: Callable[[], None]) -> Callable[[], None]:
+        def later(change: Callable[[], object]) -> Callable[[], None]:
             def run() -> None:
                 # a timer's callback is queued, so it can run after a stop(): check it still applies
                 if self._busy_timers.get(what) is timers:
