@@ -126,7 +126,7 @@ async def measure(server: Server, words: tuple[str, ...]) -> Timings:
                 await pressing
                 await until(lambda: settled(screen))
                 assert screen.current_query is not None
-                params = [*screen.current_query.to_params(), ("limit", "100")]
+                params = httpx.QueryParams([*screen.current_query.to_params(), ("limit", "100")])
                 started = time.perf_counter()
                 (await http.get("/credits/transactions", params=params)).raise_for_status()
                 timings.floors.append(time.perf_counter() - started)
