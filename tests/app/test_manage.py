@@ -540,7 +540,7 @@ async def test_around_80_columns_the_balance_is_never_under_the_scrollbar(make_a
         table = screen.query_one(TransactionTable)
         for width in range(78, 90):
             await pilot.resize_terminal(width, 24)
-            await wait_for(pilot, lambda: table.size.width == width - 2)
+            await wait_for(pilot, lambda width=width: table.size.width == width - 2)
             await pilot.pause()
             assert table.show_vertical_scrollbar  # 100 rows in a short window
             through_balance = list(table.columns.values())[:5]
