@@ -8,8 +8,8 @@ alike; the figure is the median. Byte-code is written and reused as in a user's 
 - CLI: ``credits-tui balance --json`` against a served backend (CREDITS_TUI_SERVER and
   CREDITS_TUI_TOKEN), floor ``python -c "import httpx, pydantic, keyring"``.
 - TUI: ``credits-tui`` in a pseudo-terminal, timed from spawn until its output shows the
-  account's card expiry ("Expires MM/YYYY"), which the Buy screen writes in the same
-  update as the balance (the balance itself is drawn in block digits, not text). The floor
+  account's card expiry ("Expires MM/YYYY"), which the Status screen (the first section)
+  writes in the same update as the balance (the balance itself is drawn in block digits). The floor
   is ``python -c "import textual.app"``.
 """
 

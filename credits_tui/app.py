@@ -9,6 +9,7 @@ own: there is never more than one sign-in screen, so one sign-in is always enoug
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import count
@@ -27,28 +28,26 @@ from credits_tui.auth.profiles import DEFAULT_PROFILE, ConfigError, load_config,
 from credits_tui.auth.session import remember
 from credits_tui.auth.tokens import TokenStore
 from credits_tui.messages import SessionExpired
-from credits_tui.screens.audit import AuditScreen
 from credits_tui.screens.base import CreditsScreen
-from credits_tui.screens.billing import BillingScreen
-from credits_tui.screens.buy import BuyScreen
 from credits_tui.screens.help import HelpScreen, KeyRow, keys_of
-from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.no_access import NoAccessScreen
 from credits_tui.screens.sign_in import SignedIn, SignInScreen
-from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.unreachable import UnreachableScreen
-from credits_tui.sections import SECTIONS, section_for
+from credits_tui.sections import SECTIONS, Section, section_for
 from credits_tui.session import Session
 from credits_tui.widgets.section_tabs import SectionTabs
 
-SECTION_SCREENS: dict[str, type[CreditsScreen]] = {
-    "status": StatusScreen, "billing": BillingScreen, "buy": BuyScreen, "manage": ManageScreen,
-    "audit": AuditScreen,
-}
 # The screens that stand in for the sections, each in a mode of its own while it is shown.
 SIGN_IN, UNREACHABLE, NO_ACCESS = "sign-in", "unreachable", "no-access"
 GATES = (SIGN_IN, UNREACHABLE, NO_ACCESS)
 RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)  # seconds between tries while the server is down
+
+
+def section_screen(section: Section) -> type[CreditsScreen]:
+    """The section's screen class, imported when the section is first shown."""
+    module, name = section.screen.split(":")
+    screen: type[CreditsScreen] = getattr(importlib.import_module(module), name)
+    return screen
 
 
 @dataclass
@@ -203,16 +202,16 @@ class CreditsApp(App[None]):
             for section in SECTIONS:
                 if self._sections_for is not None:
                     await self.remove_mode(section.mode)
-                self.add_mode(section.mode, self._section_screen_factory(section.mode))
+                self.add_mode(section.mode, self._section_screen_factory(section))
             self._shown.clear()
         self._sections_for = me.id
         await self._show_section(self._section)
         await self._close_gates()
 
-    def _section_screen_factory(self, mode: str) -> Callable[[], CreditsScreen]:
+    def _section_screen_factory(self, section: Section) -> Callable[[], CreditsScreen]:
         session = self._session
         assert session is not None
-        return lambda: SECTION_SCREENS[mode](session)
+        return lambda: section_screen(section)(session)
 
     async def _show_section(self, mode: str) -> None:
         """Switch to ``mode``: a section shown before loads again (a purchase elsewhere changes it);

@@ -23,6 +23,9 @@ MEASURES = [
     "balance --json",
     "TUI start → balance shown (s, median)",
     "TUI start → balance shown ÷ import textual.app",
+    "keystroke → table shows its page (ms, p50)",
+    "keystroke → table shows its page (ms, p95)",
+    "RSS after paging",
 ]
 
 

@@ -1,8 +1,8 @@
 """Manage Credits: search every transaction, a page at a time, with the window's totals and CSV export.
 
-The filter bar says when the filters change; the screen asks the server for the page, the
-totals and (when shown) the usage chart, each in its own exclusive worker, and pushes what
-came back down to the table, the pager and the totals line. The table holds one server page
+The filter bar says when the filters change; the screen asks the server for the page, then
+(once the page is in) the totals, and (when shown) the usage chart, each in its own exclusive
+worker, and pushes what came back down to the table, the pager and the totals line. The table holds one server page
 (100 rows) and nothing else, so memory does not grow with the account. Every fetch carries a
 request number: a result that is no longer the newest is dropped, never shown.
 """
@@ -10,7 +10,7 @@ request number: a result that is no longer the newest is dropped, never shown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from credits_tui.widgets.time_frame import TimeFrame
 from credits_tui.widgets.transaction_table import TransactionTable
 from credits_tui.widgets.usage_chart import UsageChart
 
+STALE_DELAY = 0.1  # a fetch quicker than this leaves the old rows undimmed until the new ones show
 BUSY_DELAY = 0.2  # a fetch quicker than this shows no spinner (no flicker on paging)
 
 
@@ -81,8 +82,10 @@ class ManageScreen(CreditsScreen):
         self._generation = 0  # bumped by every new query: totals of an older one are dropped
         self._page_request = 0  # bumped by every page fetch: an older page is dropped
         self._labels: dict[str, str] = {}
-        self._busy_timers: dict[str, Timer] = {}
+        self._busy_timers: dict[str, list[Timer]] = {}
+        self._totals_due: tuple[int, TransactionQuery] | None = None  # asked for once the page is in
         self._failed: set[str] = set()  # which of "page" and "totals" failed last time
+        self._paging = (False, False)  # whether the page shown has a next and a previous page
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="manage-body"):
@@ -148,7 +151,9 @@ class ManageScreen(CreditsScreen):
         index = pager.page_index
         self._load_page(index, pager.cursor_of(index), cursor="keep" if same else 0)
         self._set_busy("totals", True)
-        self.load_totals(self._generation, search.query)
+        # The totals scan the whole window; asked for together with the page they slow it down on
+        # the server. The rows are what people wait for: the totals are asked for once they are in.
+        self._totals_due = (self._generation, search.query)
         if self.has_class("-chart"):
             self.load_chart(search)
 
@@ -171,9 +176,9 @@ class ManageScreen(CreditsScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_page":
-            return self.pager.has_next or None
+            return self._paging[0] or None
         if action == "previous_page":
-            return self.pager.page_index > 0 or None
+            return self._paging[1] or None
         return True
 
     def action_next_page(self) -> None:
@@ -259,13 +264,16 @@ class ManageScreen(CreditsScreen):
         if request != self._page_request:
             return  # a newer page or query was asked for meanwhile: this one is stale
         self._set_busy("table", False)
+        if self._totals_due is not None:
+            self.load_totals(*self._totals_due)
+            self._totals_due = None
         self._report("page", result)
         pager = self.pager
         if isinstance(result, errors.ApiError):
             self.table.show_page([])
             pager.next_cursor, pager.has_next, pager.rows = None, False, 0
             pager.failed, pager.fetching = True, False
-            self.refresh_bindings()
+            self._show_paging_keys()
             return
         if not result.items and index > 0:
             # the page went away (the rows changed since): start again from the first
@@ -282,7 +290,15 @@ class ManageScreen(CreditsScreen):
         self.pager.turned(index, page_cursor, page.next_cursor, table.row_count)
         if self.focused is None:
             table.focus()
-        self.refresh_bindings()
+        self._show_paging_keys()
+
+    def _show_paging_keys(self) -> None:
+        """Offer n and p as the page shown allows. Only a change refreshes the bindings: the footer
+        is rebuilt each time, which would cost every typed search a good part of its refresh."""
+        paging = (self.pager.has_next, self.pager.page_index > 0)
+        if paging != self._paging:
+            self._paging = paging
+            self.refresh_bindings()
 
     @work(exclusive=True, group="totals", exit_on_error=False)
     async def load_totals(self, generation: int, query: TransactionQuery) -> None:
@@ -341,30 +357,39 @@ class ManageScreen(CreditsScreen):
                 self.error_banner.hide()
 
     def _set_busy(self, what: str, busy: bool) -> None:
-        """Mark the table or the totals as loading: dimmed at once, a spinner if it lasts."""
+        """Mark the table or the totals as loading, if it lasts: an answer within STALE_DELAY just
+        replaces what is shown (no flicker as you type); later it is dimmed, the table then spins."""
         widget = self.table if what == "table" else self.query_one("#totals")
-        timer = self._busy_timers.pop(what, None)
-        if timer is not None:
+        for timer in self._busy_timers.pop(what, []):
             timer.stop()
-        widget.set_class(busy, "-stale")
-        if busy:
-            def spin() -> None:
-                # a timer's callback is queued, so it can run after a stop(): check it still applies
-                if widget.has_class("-stale"):
-                    widget.loading = True
-
-            self._busy_timers[what] = self.set_timer(BUSY_DELAY, spin)
-        else:
+        if not busy:
+            widget.remove_class("-stale")
             widget.loading = False
+            return
+        timers: list[Timer] = []
+
+        def later(change: Callable[[], object]) -> Callable[[], None]:
+            def run() -> None:
+                # a timer's callback is queued, so it can run after a stop(): check it still applies
+                if self._busy_timers.get(what) is timers:
+                    change()
+            return run
+
+        timers.append(self.set_timer(STALE_DELAY, later(lambda: widget.add_class("-stale"))))
+        if what == "table":  # the totals say "Adding up the window…" meanwhile: no spinner over that
+            timers.append(self.set_timer(BUSY_DELAY, later(lambda: setattr(widget, "loading", True))))
+        self._busy_timers[what] = timers
 
     def _show_totals(self, *, failed: bool = False) -> None:
-        totals = self.query_one("#totals", Static)
         if failed:
-            totals.update(Text("Totals could not be loaded (r to retry).", style="italic"))
+            text = Text("Totals could not be loaded (r to retry).", style="italic")
         elif self.summary is None:
-            totals.update(Text("Adding up the window…", style="italic"))
+            text = Text("Adding up the window…", style="italic")
         else:
-            totals.update(totals_text(self.summary))
+            text = totals_text(self.summary)
+        # One line whatever it says (manage.tcss): no layout of the screen, which costs a keystroke
+        # (search as you type) more than the rest of its refresh.
+        self.query_one("#totals", Static).update(text, layout=False)
 
     def _window_text(self) -> str:
         """``Last 30 days: 2025-12-17 14:03 → now (UTC)``; an open window is just ``All time``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
@@ -86,8 +87,9 @@ class StatusScreen(CreditsScreen):
     async def load(self) -> None:
         async def fetch(api: CreditsClient) -> tuple[AccountStatus, PriceCatalog, TransactionPage,
                                                      NotificationSettings]:
-            return (await api.status(), await api.prices(), await api.transactions(limit=RECENT),
-                    await api.notification_settings())
+            # Side by side: one after another they were most of the wait for the balance at start.
+            return await asyncio.gather(api.status(), api.prices(), api.transactions(limit=RECENT),
+                                        api.notification_settings())
 
         result = await self.call_api(fetch)
         self.query_one("#status-body").loading = False

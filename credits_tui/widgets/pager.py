@@ -62,11 +62,11 @@ class Pager(Horizontal):
             return
         info = self.query_one("#page-info", Static)
         if self.failed and not self.fetching:
-            info.update("Transactions could not be loaded (r to retry).")
+            info.update("Transactions could not be loaded (r to retry).", layout=False)
         elif self.fetching and not self.rows:
-            info.update("Loading transactions…")
+            info.update("Loading transactions…", layout=False)
         elif not self.rows:
-            info.update("No transactions match these filters.")
+            info.update("No transactions match these filters.", layout=False)
         else:
             first = self.page_index * PAGE_SIZE + 1
             last = first + self.rows - 1
@@ -82,8 +82,10 @@ class Pager(Horizontal):
                 text += "  ·  " + " · ".join(hints)
             if self.fetching:
                 text += "  ·  loading…"
-            info.update(text)
-        self.query_one("#window-info", Static).update(self.window)
+            info.update(text, layout=False)  # (the page line is one line, as wide as the pager allows)
+        window = self.query_one("#window-info", Static)
+        if str(window.content) != self.window:
+            window.update(self.window)  # as wide as the text: a change lays the line out again
 
     watch_page_index = watch_rows = watch_total = watch_fetching = watch_failed = watch_window = _update
     watch_has_next = _update

@@ -20,9 +20,9 @@ TYPE_MIN, USER_MIN = 8, 6
 DESCRIPTION_MIN, DESCRIPTION_WIDE = 12, 40  # with less room it goes off to the right, this wide
 
 
-def column_widths(width: int, amount: int, balance: int, padding: int = 1, gutter: int = 0) -> dict[str, int]:
-    """Text widths of the columns for a table ``width`` cells wide (``amount``, ``balance``: the
-    widest figures of the page; ``gutter``: a scrollbar that may or may not take room beside).
+def column_widths(width: int, amount: int, balance: int, padding: int = 1) -> dict[str, int]:
+    """Text widths of the columns for a table whose rows have ``width`` cells (``amount``,
+    ``balance``: the widest figures of the page).
 
     The description takes what is left, cut with an ellipsis; with too little left it moves
     off to the right, whole (scroll to read it), rather than show a sliver. On a narrow
@@ -39,7 +39,7 @@ def column_widths(width: int, amount: int, balance: int, padding: int = 1, gutte
     if room < TYPE_MIN + USER_MIN:
         room = width - (TIME + amount) - 4 * pad  # up to the balance
     if room >= TYPE + USER:
-        widths["type"] = room - USER + gutter
+        widths["type"] = room - USER
     else:
         widths["type"] = max(TYPE_MIN, room * TYPE // (TYPE + USER))
         widths["user"] = max(USER_MIN, room - widths["type"])
@@ -105,9 +105,11 @@ class TransactionTable(DataTable[Text]):
         """Lay the columns out for this width and these rows; True if they changed (rows cleared)."""
         amount = max([len("Amount")] + [len(credits_text(item.amount, signed=True)) for item in items])
         balance = max([len("Balance")] + [len(credits_text(item.balance_after)) for item in items])
-        # Whether the vertical scrollbar shows depends on the rows: lay out for both cases.
-        scrollbar = self.styles.scrollbar_size_vertical
-        widths = column_widths(self.size.width - scrollbar, amount, balance, self.cell_padding, scrollbar)
+        # The vertical scrollbar takes its cells only when the rows overflow the height (which a
+        # horizontal scrollbar may shorten by its own line): lay out for the room the rows will have.
+        rows_room = self.size.height - self.header_height - self.styles.scrollbar_size_horizontal
+        scrollbar = self.styles.scrollbar_size_vertical if len(items) > rows_room else 0
+        widths = column_widths(self.size.width - scrollbar, amount, balance, self.cell_padding)
         if widths == self._widths:
             return False
         # DataTable cannot resize a column: the columns are laid out again (the caller refills the rows).

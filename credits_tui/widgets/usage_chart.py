@@ -15,15 +15,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from credits_tui.api_client.models import DailyUsage
 from credits_tui.formatting import credits_text
+
+if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
 
 MAX_BARS = 62  # more days than this become weeks, more weeks months: a bar stays ≥ 1 column wide
 TICKS = 5
@@ -97,7 +100,7 @@ class UsageChart(Vertical):
     UsageChart {
         height: auto;
         & > #usage-caption { height: 1; color: $text-muted; text-style: bold; }
-        & > PlotextPlot { height: 10; }
+        & > .usage-plot { height: 10; }
         & > #usage-legend { height: auto; max-height: 4; }
     }
     """
@@ -112,8 +115,19 @@ class UsageChart(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, id="usage-caption", markup=False)
-        yield PlotextPlot()
+        # The plot (and plotext, a tenth of the app's start) comes with the first usage to draw.
+        yield Static("", id="usage-no-plot", classes="usage-plot")
         yield Static("Loading usage…", id="usage-legend", markup=False)
+
+    def _plot(self) -> PlotextPlot:
+        from textual_plotext import PlotextPlot
+
+        if plots := self.query(PlotextPlot):
+            return plots.first()
+        plot = PlotextPlot(classes="usage-plot")
+        self.query_one("#usage-no-plot").remove()
+        self.mount(plot, before="#usage-legend")
+        return plot
 
     @property
     def legend(self) -> str:
@@ -158,7 +172,7 @@ class UsageChart(Vertical):
         self.query_one("#usage-legend", Static).update(Text(message, style="italic"))
 
     def _draw(self, series: UsageSeries) -> None:
-        plot = self.query_one(PlotextPlot)
+        plot = self._plot()
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()

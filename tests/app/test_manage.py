@@ -529,3 +529,47 @@ async def test_a_file_that_cannot_be_written_is_reported(make_app, tmp_path, mon
         await wait_for(pilot, lambda: bool(notices) and not screen.query_one(ExportProgress).exporting)
         assert notices[0].startswith(f"Could not write {target}")
         assert not target.exists() and screen.query_one(ExportProgress).last_export is None
+
+
+async def test_around_80_columns_the_balance_is_never_under_the_scrollbar(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_manage(app, pilot)
+        await all_time(pilot, screen)
+        await choose(pilot, screen, "#type", "usage")  # small amounts: the type column gets the room
+        table = screen.query_one(TransactionTable)
+        for width in range(78, 90):
+            await pilot.resize_terminal(width, 24)
+            await wait_for(pilot, lambda width=width: table.size.width == width - 2)
+            await pilot.pause()
+            assert table.show_vertical_scrollbar  # 100 rows in a short window
+            through_balance = list(table.columns.values())[:5]
+            assert sum(column.get_render_width(table) for column in through_balance) <= \
+                table.scrollable_content_region.width, f"at {width} columns"
+
+
+async def test_a_search_asks_for_its_rows_first_and_its_totals_once_they_are_in(make_app, monkeypatch):
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_manage(app, pilot)
+        events: list[tuple[str, str | None]] = []
+        page, summary = app.api.transactions, app.api.summary
+
+        async def page_spy(query=None, **kwargs):
+            result = await page(query, **kwargs)
+            events.append(("page in", query.q if query else None))
+            return result
+
+        async def summary_spy(query=None):
+            events.append(("totals asked", query.q if query else None))
+            return await summary(query)
+
+        monkeypatch.setattr(app.api, "transactions", page_spy)
+        monkeypatch.setattr(app.api, "summary", summary_spy)
+        await pilot.press("slash", *"post")
+        await settle(pilot, screen)
+        # The totals scan the window: asked alongside, they would slow the rows down on the server.
+        assert ("totals asked", "post") in events
+        assert events.index(("page in", "post")) < events.index(("totals asked", "post"))
+        await assert_shows(app, screen)
+        assert screen.current_query.q == "post"

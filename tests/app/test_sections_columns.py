@@ -11,11 +11,10 @@ PAD = 2  # one cell each side of every column
 
 
 @pytest.mark.parametrize("width", range(54, 200))
-@pytest.mark.parametrize("gutter", [0, 2])
-def test_the_amount_is_in_view_and_the_description_never_a_sliver(width, gutter):
-    widths = column_widths(width, amount=6, balance=8, gutter=gutter)
+def test_the_amount_is_in_view_and_the_description_never_a_sliver(width):
+    widths = column_widths(width, amount=6, balance=8)
     before_amount = widths["time"] + widths["type"] + widths["user"] + 3 * PAD
-    assert before_amount + widths["amount"] + PAD <= width + gutter
+    assert before_amount + widths["amount"] + PAD <= width
     description_starts = before_amount + widths["amount"] + widths["balance"] + 2 * PAD
     description_ends = description_starts + widths["description"] + PAD
     in_view = description_ends <= width and widths["description"] >= DESCRIPTION_MIN
