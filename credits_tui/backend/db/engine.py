@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, Insert, Table, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -134,3 +135,11 @@ def lock_account(session: Session, account_id: int) -> Account:
         select(Account).where(Account.id == account_id).with_for_update()
     ).scalar_one()
     return account
+
+
+def insert_unless_taken(dialect: str, table: Table, *unique: str) -> Insert:
+    """``INSERT ... ON CONFLICT (unique) DO NOTHING``: one statement that inserts or finds the
+    row taken. On PostgreSQL it waits for a concurrent insert of the same key to commit or roll
+    back, so afterwards the row is either this statement's (RETURNING gives it) or committed."""
+    insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+    return insert.on_conflict_do_nothing(index_elements=list(unique))
