@@ -172,7 +172,7 @@ class AuthService:
         now = utc_now()
         # Every request asks, so nothing is cached: a revoked token stops working at once.
         # One indexed lookup, by a statement built once (see _SIGNED_IN).
-        with self.db.read() as session:
+        with self.db.lookup() as session:
             row = session.execute(_SIGNED_IN, {"digest": token_digest(token)}).first()
         if row is None or row.revoked_at is not None:
             raise Unauthorized("invalid_token", "This sign-in is not valid. Sign in again.")
