@@ -46,6 +46,10 @@ def usd(cents: int) -> str:
     return f"{format_money(cents_to_decimal(cents))} USD"
 
 
+_outbox = table_of(NotificationRow)
+_INSERT_ROW = _outbox.insert().returning(_outbox.c.id)  # built once: every purchase writes one
+
+
 class Addressee(Protocol):
     """What an event's notification reads of its account: an ``Account`` row, or the account
     as a ledger ``post`` left it."""
@@ -78,14 +82,19 @@ def recipient_ids(session: Session, account: Addressee) -> list[int]:
 
 
 def notify(session: Session, account: Addressee, kind: NotificationKind, subject: str, body: str, *,
-           at: datetime | None = None, dedupe_key: str | None = None) -> NotificationRow:
-    """Add a notification to the outbox in the caller's unit of work."""
+           at: datetime | None = None, dedupe_key: str | None = None) -> int:
+    """Add a notification to the outbox in the caller's unit of work; returns its id.
+
+    Inserted at once rather than at the session's flush (a purchase's receipt is then the
+    only object its unit of work would flush): the row references only the account.
+    """
     emails = list(session.scalars(select(User.email).where(_recipients(account)).order_by(User.id)))
-    row = NotificationRow(account_id=account.id, created_at=at or utc_now(), kind=kind.value,
-                          subject=f"{account.name}: {subject}", body=body, recipients=json.dumps(emails),
-                          dedupe_key=dedupe_key, attempts=0)
-    session.add(row)
-    return row
+    row_id: int = session.execute(_INSERT_ROW, {
+        "account_id": account.id, "created_at": at or utc_now(), "kind": kind.value,
+        "subject": f"{account.name}: {subject}", "body": body, "recipients": json.dumps(emails),
+        "dedupe_key": dedupe_key, "attempts": 0,
+    }).scalar_one()
+    return row_id
 
 
 # --- the events -------------------------------------------------------------------------------
