@@ -89,9 +89,9 @@ def write_receipts(shop: Shop, count: int) -> list[str]:
     for i in range(count):
         with shop.database.write() as session:
             account = lock_account(session, shop.account_id)
-            row = notifications.notify(session, account, NotificationKind.purchase_receipt, f"Receipt {i}",
-                                       f"Body {i}")
-            subjects.append(row.subject)
+            row_id = notifications.notify(session, account, NotificationKind.purchase_receipt, f"Receipt {i}",
+                                          f"Body {i}")
+            subjects.append(session.get_one(Notification, row_id).subject)
     return sorted(subjects)
 
 

@@ -79,14 +79,14 @@ def test_purchases_reconcile_and_the_command_says_so(fresh):
 
 
 def test_a_charge_whose_ledger_write_rolled_back_is_reported_then_settled_by_the_retry(fresh, monkeypatch):
-    real_append = ledger.append
+    real_post = ledger.post
 
     def crash(*args, **kwargs):
         raise RuntimeError("the database went away after the charge")
 
-    monkeypatch.setattr(ledger, "append", crash)
+    monkeypatch.setattr(ledger, "post", crash)
     assert buy(fresh, "25.00", "k-1").status_code == 500
-    monkeypatch.setattr(ledger, "append", real_append)
+    monkeypatch.setattr(ledger, "post", real_post)
 
     # The card was charged and the gateway kept it, though the ledger has nothing.
     with fresh.database.read() as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -27,7 +27,12 @@ class Services:
     transactions: TransactionService
 
 
-def services(request: Request) -> Services:
+# Dependencies that do no blocking work are ``async``: FastAPI runs a plain ``def`` one in a
+# worker thread, a hop that costs more than the work. Only ``current_principal`` (a database
+# lookup) and the handlers themselves run in threads.
+
+
+async def services(request: Request) -> Services:
     svc: Services = request.app.state.services  # set by create_app
     return svc
 
@@ -35,7 +40,7 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The caller's address, which the sign-in limits count.
 
     Behind a reverse proxy this is the address the proxy names in X-Forwarded-For: uvicorn
@@ -65,8 +70,8 @@ CREDITS_VIEW_DENIED = ("You must have administrative rights to view Purchase Cre
                        "Contact your company's Lead Liaison Administrator.")
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
-    def check(principal: PrincipalDep) -> Principal:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles:
             if Role.support in roles or principal.role in (Role.member, Role.service):
                 raise Forbidden("admin_required", CREDITS_VIEW_DENIED)

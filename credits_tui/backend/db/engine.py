@@ -10,13 +10,17 @@ On PostgreSQL a write unit of work locks the account row (``SELECT ... FOR UPDAT
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, Insert, Table, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from credits_tui.backend.db.schema import Account
 
@@ -58,6 +62,36 @@ def _sqlite_engine(url: str, *, begin: str, synchronous: str = "FULL") -> Engine
     return engine
 
 
+# A connection back in the pool for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pre-ping, but only for connections that sat idle: a ping is a round trip, and a busy
+    request checks out several connections in turn (a purchase four).
+
+    Without a ping, a database restart turns the next request on each pooled connection into
+    a 500. A restart takes longer than a second, so every connection that lived through one
+    has been idle that long and is pinged, and a broken one is replaced (DisconnectionError
+    makes the pool connect again). Should one be missed all the same, its error makes
+    SQLAlchemy invalidate the whole pool: one 500, not one per connection.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_S:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError("the pooled connection failed its ping") from error
+
+
 class _SqliteWriter:
     """This process's turn at SQLite's write lock (see ``Database.__init__``)."""
 
@@ -85,11 +119,9 @@ class Database:
             self.write_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
             self.lease_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE", synchronous="NORMAL")
         else:
-            # Pre-ping costs a round trip per checkout, but without it a database restart turns
-            # the next request on each pooled connection into a 500; recycling also keeps idle
-            # connections from going stale behind firewalls and poolers.
-            self.read_engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
-                                             pool_recycle=1800)
+            # Recycling keeps idle connections from going stale behind firewalls and poolers.
+            self.read_engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+            _ping_when_idle(self.read_engine)
             self.write_engine = self.lease_engine = self.read_engine
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
@@ -107,6 +139,15 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A read-only unit of work; closing it ends the transaction and keeps loaded rows usable."""
         with self._read() as session:
+            yield session
+
+    @contextmanager
+    def lookup(self) -> Iterator[Session]:
+        """A read of one statement. One statement sees a consistent snapshot by itself, so
+        PostgreSQL runs it in autocommit: no BEGIN and ROLLBACK round trips around it."""
+        with self.read() as session:
+            if not self.is_sqlite:
+                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield session
 
     @contextmanager
@@ -134,3 +175,11 @@ def lock_account(session: Session, account_id: int) -> Account:
         select(Account).where(Account.id == account_id).with_for_update()
     ).scalar_one()
     return account
+
+
+def insert_unless_taken(dialect: str, table: Table, *unique: str) -> Insert:
+    """``INSERT ... ON CONFLICT (unique) DO NOTHING``: one statement that inserts or finds the
+    row taken. On PostgreSQL it waits for a concurrent insert of the same key to commit or roll
+    back, so afterwards the row is either this statement's (RETURNING gives it) or committed."""
+    insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+    return insert.on_conflict_do_nothing(index_elements=list(unique))

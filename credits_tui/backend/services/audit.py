@@ -65,6 +65,9 @@ class Origin:
         return cls(principal.account_id, principal.user_id, ip)
 
 
+_INSERT_ROW = table_of(AuditRow).insert()  # built once: a purchase writes one row each
+
+
 def _scrub(text: str) -> str:
     return _TOKEN_RE.sub("[redacted]", _CARD_NUMBER_RE.sub("[redacted]", text))
 
@@ -83,9 +86,11 @@ def record(session: Session, *, account_id: int | None, actor: int | None, actio
            ip: str | None, outcome: AuditOutcome, detail: Detail | None = None) -> None:
     """Add one audit row to ``session``'s transaction. ``actor`` is the acting user's id."""
     safe = {key: _scrub(value) if isinstance(value, str) else value for key, value in (detail or {}).items()}
-    session.add(AuditRow(account_id=account_id, at=utc_now(), actor_id=actor, action=action.value,
-                         target=_scrub(target) if target else None, ip=ip[:64] if ip else None,
-                         outcome=outcome.value, detail=safe))
+    # Inserted now rather than at the session's flush: the row references only the account
+    # and the user, which exist before any action on them is recorded.
+    session.execute(_INSERT_ROW, {"account_id": account_id, "at": utc_now(), "actor_id": actor,
+                                  "action": action.value, "target": _scrub(target) if target else None,
+                                  "ip": ip[:64] if ip else None, "outcome": outcome.value, "detail": safe})
 
 
 def record_apart(database: Database, *, account_id: int | None, actor: int | None, action: AuditAction,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -9,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import (
@@ -25,13 +25,14 @@ from credits_tui.api_client.models import (
     TransactionType,
     UsageRequest,
     UsageResult,
+    UserRef,
     cents_to_decimal,
     decimal_to_cents,
     format_money,
 )
 from credits_tui.backend.config import Settings
-from credits_tui.backend.db.engine import Database, lock_account
-from credits_tui.backend.db.schema import IdempotencyKey, QuotaUsage, User
+from credits_tui.backend.db.engine import Database, insert_unless_taken, lock_account
+from credits_tui.backend.db.schema import Card, IdempotencyKey, QuotaUsage, User, table_of
 from credits_tui.backend.db.schema import Purchase as PurchaseRow
 from credits_tui.backend.errors import (
     BadRequest,
@@ -72,8 +73,46 @@ class _Attempt:
     ip: str  # of the caller, for the audit row
 
 
-def _stored(row: IdempotencyKey) -> StoredResponse:
+@dataclass(frozen=True)
+class _Card:
+    """What a purchase needs of the card on file."""
+
+    token: str
+    last4: str
+    brand: str
+
+
+_keys = table_of(IdempotencyKey)
+_cards = table_of(Card)
+_purchases = table_of(PurchaseRow)
+# The purchase path's statements, built once: a statement made per call costs more to build
+# and to key for the compiled cache than it does to run.
+_KEY_ROW = (
+    select(_keys.c.id, _keys.c.request_hash, _keys.c.state, _keys.c.response_status, _keys.c.response_body,
+           _keys.c.created_at)
+    .where(_keys.c.account_id == bindparam("account"), _keys.c.key == bindparam("key")).with_for_update()
+)
+_TAKE_OVER = update(_keys).where(_keys.c.id == bindparam("key_id")).values(created_at=bindparam("at"))
+_SETTLE = (update(_keys).where(_keys.c.id == bindparam("key_id"))
+           .values(state="done", response_status=bindparam("status"), response_body=bindparam("body")))
+_CARD = (select(_cards.c.gateway_token, _cards.c.last4, _cards.c.brand)
+         .where(_cards.c.account_id == bindparam("account")))
+_INSERT_PURCHASE = _purchases.insert().returning(_purchases.c.id)
+_KeyRow = Row[int, str, str, int | None, str | None, datetime]
+
+
+@functools.cache
+def _claim(dialect: str) -> Insert:
+    return insert_unless_taken(dialect, _keys, "account_id", "key").returning(_keys.c.id)
+
+
+def _stored(row: _KeyRow) -> StoredResponse:
     return StoredResponse(row.response_status or 200, row.response_body or "", True)
+
+
+def _key_row(session: Session, account_id: int, key: str) -> _KeyRow | None:
+    """The key's row, locked until the unit of work ends."""
+    return session.execute(_KEY_ROW, {"account": account_id, "key": key}).first()
 
 
 def _in_progress() -> Conflict:
@@ -148,17 +187,13 @@ class CreditsService:
         claim = self._claim_key(principal.account_id, key, request_hash)
         if isinstance(claim, StoredResponse):
             return claim
-        attempt = _Attempt(principal.account_id, key, request_hash, leased_at=claim, ip=ip)
+        leased_at, card = claim
+        attempt = _Attempt(principal.account_id, key, request_hash, leased_at=leased_at, ip=ip)
         try:
-            with self.db.read() as session:
-                card = card_on_file(session, principal.account_id)
-            if card is None:
-                raise PaymentRequired("card_required",
-                                      "Add a credit card on the Billing screen before buying credits.")
             amount_cents = decimal_to_cents(amount)
             gateway_key = f"purchase:{principal.account_id}:{key}"
             try:
-                charge = self.gateway.charge(card.gateway_token, amount_cents, idempotency_key=gateway_key)
+                charge = self.gateway.charge(card.token, amount_cents, idempotency_key=gateway_key)
             except ChargeDeclined as declined:
                 facts: audit.Detail = {"amount": format_money(amount), "last4": card.last4, "brand": card.brand,
                                        "code": declined.code}
@@ -174,24 +209,26 @@ class CreditsService:
             self._release_key(attempt)
             raise
 
-    def _claim_key(self, account_id: int, key: str, request_hash: str) -> StoredResponse | datetime:
-        """The stored response for a settled key, or the time of this attempt's lease on it."""
+    def _claim_key(self, account_id: int, key: str, request_hash: str) -> StoredResponse | tuple[datetime, _Card]:
+        """The stored response for a settled key, or the time of this attempt's lease on it and
+        the card to charge (no card: 402, and no claim is left behind)."""
         now = ledger.utc_now()
-        try:
-            # Not fsynced (see Database.write): a claim lost in a power cut goes together with
-            # everything written after it, the purchase's charge record and ledger row
-            # included, so the client, which got no answer, retries as if the claim had never
-            # been taken. The ledger commit that answers 201 is durable, and its fsync makes
-            # this claim durable too.
-            with self.db.write(durable=False) as session:
-                existing = session.execute(
-                    select(IdempotencyKey).where(IdempotencyKey.account_id == account_id,
-                                                 IdempotencyKey.key == key).with_for_update()
-                ).scalar_one_or_none()
-                if existing is None:
-                    session.add(IdempotencyKey(account_id=account_id, key=key, request_hash=request_hash,
-                                               state="in_progress", created_at=now))
-                    return now
+        # Not fsynced (see Database.write): a claim lost in a power cut goes together with
+        # everything written after it, the purchase's charge record and ledger row included,
+        # so the client, which got no answer, retries as if the claim had never been taken.
+        # The ledger commit that answers 201 is durable, and its fsync makes this claim
+        # durable too.
+        with self.db.write(durable=False) as session:
+            # A new key (the usual case) is claimed by this one statement; a key another
+            # attempt inserted concurrently is waited for (PostgreSQL) and then read.
+            claimed = session.execute(_claim(self.db.dialect), {
+                "account_id": account_id, "key": key, "request_hash": request_hash, "state": "in_progress",
+                "created_at": now,
+            }).first()
+            if claimed is None:
+                existing = _key_row(session, account_id, key)
+                if existing is None:  # released meanwhile by the attempt that held it
+                    raise _in_progress()
                 if existing.request_hash != request_hash:
                     raise Unprocessable("idempotency_key_reuse",
                                         "This Idempotency-Key was already used for a different purchase. "
@@ -200,11 +237,13 @@ class CreditsService:
                     return _stored(existing)
                 if now - existing.created_at < self.settings.idempotency_stale_after:
                     raise _in_progress()
-                existing.created_at = now  # the lease ran out (its worker died): this attempt takes over
-                return now
-        except IntegrityError as race:
-            # Another worker inserted the same key between our read and our insert.
-            raise _in_progress() from race
+                # The lease ran out (its worker died): this attempt takes over.
+                session.execute(_TAKE_OVER, {"key_id": existing.id, "at": now})
+            card = session.execute(_CARD, {"account": account_id}).first()
+            if card is None:  # raised inside: the claim rolls back with it
+                raise PaymentRequired("card_required",
+                                      "Add a credit card on the Billing screen before buying credits.")
+            return now, _Card(*card)
 
     def _release_key(self, attempt: _Attempt) -> None:
         """Forget this attempt's unfinished claim, so the purchase can be tried again with the same key.
@@ -212,16 +251,16 @@ class CreditsService:
         A claim taken over by another attempt has another lease time and is left to it.
         """
         with self.db.write() as session:
-            session.execute(delete(IdempotencyKey).where(
-                IdempotencyKey.account_id == attempt.account_id, IdempotencyKey.key == attempt.key,
-                IdempotencyKey.state == "in_progress", IdempotencyKey.created_at == attempt.leased_at))
+            session.execute(delete(_keys).where(
+                _keys.c.account_id == attempt.account_id, _keys.c.key == attempt.key,
+                _keys.c.state == "in_progress", _keys.c.created_at == attempt.leased_at))
 
     def _finish_key(self, attempt: _Attempt, status: int, body: str,
                     audit_row: Callable[[Session], None]) -> StoredResponse:
         """Settle the key with this response, and write its audit row, unless another attempt
         settled it first."""
         with self.db.write() as session:
-            key = self._lock_key(session, attempt)
+            key = _key_row(session, attempt.account_id, attempt.key)
             if key is not None and key.state == "done":
                 return _stored(key)
             self._store_response(session, attempt, key, status, body)
@@ -229,47 +268,42 @@ class CreditsService:
         return StoredResponse(status, body, False)
 
     @staticmethod
-    def _lock_key(session: Session, attempt: _Attempt) -> IdempotencyKey | None:
-        """The attempt's key row, locked until the end: "done" when another attempt settled it first."""
-        return session.execute(select(IdempotencyKey).where(
-            IdempotencyKey.account_id == attempt.account_id, IdempotencyKey.key == attempt.key,
-        ).with_for_update()).scalar_one_or_none()
-
-    @staticmethod
-    def _store_response(session: Session, attempt: _Attempt, row: IdempotencyKey | None, status: int,
+    def _store_response(session: Session, attempt: _Attempt, row: _KeyRow | None, status: int,
                         body: str) -> None:
         if row is None:  # a later attempt claimed the key, failed and released it
-            row = IdempotencyKey(account_id=attempt.account_id, key=attempt.key, request_hash=attempt.request_hash,
-                                 created_at=attempt.leased_at)
-            session.add(row)
-        row.state, row.response_status, row.response_body = "done", status, body
+            session.execute(_keys.insert().values(
+                account_id=attempt.account_id, key=attempt.key, request_hash=attempt.request_hash,
+                created_at=attempt.leased_at, state="done", response_status=status, response_body=body))
+        else:
+            session.execute(_SETTLE, {"key_id": row.id, "status": status, "body": body})
 
     def _record_purchase(self, principal: Principal, attempt: _Attempt, amount_cents: int, last4: str,
                          charge_id: str) -> StoredResponse:
         money = format_money(cents_to_decimal(amount_cents))
+        buyer = UserRef(id=principal.user_id, name=principal.name, email=principal.email)
         with self.db.write() as session:
-            user = session.get_one(User, principal.user_id)  # before the lock: it is held for as little as can be
-            account = lock_account(session, principal.account_id)
-            key = self._lock_key(session, attempt)
+            # The key first: the account's row is then locked (by its update) only when there
+            # are credits to add, and every purchase path takes the two in this order.
+            key = _key_row(session, attempt.account_id, attempt.key)
             if key is not None and key.state == "done":
                 return _stored(key)  # another attempt recorded this same charge
-            row = ledger.append(
-                session, account, transaction_type=TransactionType.purchase, amount_cents=amount_cents,
-                user=user, description=f"Purchase of {format_money(cents_to_decimal(amount_cents))} credits",
+            row, account = ledger.post(
+                session, principal.account_id, transaction_type=TransactionType.purchase,
+                amount_cents=amount_cents, user=buyer, description=f"Purchase of {money} credits",
                 reference=charge_id,
             )
-            purchase = PurchaseRow(account_id=account.id, user_id=user.id, amount_cents=amount_cents,
-                                   charged_cents=amount_cents, card_last4=last4, gateway_charge_id=charge_id,
-                                   transaction_id=row.id, created_at=row.created_at)
-            session.add(purchase)
-            session.flush()
+            purchase_id: int = session.execute(_INSERT_PURCHASE, {
+                "account_id": account.id, "user_id": buyer.id, "amount_cents": amount_cents,
+                "charged_cents": amount_cents, "card_last4": last4, "gateway_charge_id": charge_id,
+                "transaction_id": row.id, "created_at": row.created_at,
+            }).scalar_one()
             notifications.purchase_receipt(session, account, amount_cents=amount_cents, charge_id=charge_id,
                                            card_last4=last4, automatic=False)
             body = PurchaseResult(
-                purchase=Purchase(id=purchase.id, amount=cents_to_decimal(amount_cents),
+                purchase=Purchase(id=purchase_id, amount=cents_to_decimal(amount_cents),
                                   charged_usd=cents_to_decimal(amount_cents), card_last4=last4,
-                                  created_at=purchase.created_at),
-                transaction=transaction_model(row, user),
+                                  created_at=row.created_at),
+                transaction=transaction_model(row, None).model_copy(update={"user": buyer}),
                 purchase_credits=cents_to_decimal(account.balance_cents),
             ).model_dump_json()
             self._store_response(session, attempt, key, 201, body)

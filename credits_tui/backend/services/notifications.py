@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -45,24 +46,55 @@ def usd(cents: int) -> str:
     return f"{format_money(cents_to_decimal(cents))} USD"
 
 
-def recipient_ids(session: Session, account: Account) -> list[int]:
+_outbox = table_of(NotificationRow)
+_INSERT_ROW = _outbox.insert().returning(_outbox.c.id)  # built once: every purchase writes one
+
+
+class Addressee(Protocol):
+    """What an event's notification reads of its account: an ``Account`` row, or the account
+    as a ledger ``post`` left it."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def balance_cents(self) -> int: ...
+
+    @property
+    def alert_recipient_ids(self) -> str | None: ...
+
+
+def _recipients(account: Addressee) -> ColumnElement[bool]:
     """The users told about the account's events: as set, else its admins."""
     if account.alert_recipient_ids is not None:
+        return User.id.in_(json.loads(account.alert_recipient_ids))
+    return (User.account_id == account.id) & (User.role == Role.admin.value)
+
+
+def recipient_ids(session: Session, account: Addressee) -> list[int]:
+    """The ids of the users told about the account's events (see ``_recipients``)."""
+    if account.alert_recipient_ids is not None:
         return list(json.loads(account.alert_recipient_ids))
-    return list(session.scalars(select(User.id).where(User.account_id == account.id,
-                                                       User.role == Role.admin.value).order_by(User.id)))
+    return list(session.scalars(select(User.id).where(_recipients(account)).order_by(User.id)))
 
 
-def notify(session: Session, account: Account, kind: NotificationKind, subject: str, body: str, *,
-           at: datetime | None = None, dedupe_key: str | None = None) -> NotificationRow:
-    """Add a notification to the outbox in the caller's unit of work."""
-    ids = recipient_ids(session, account)
-    emails = list(session.scalars(select(User.email).where(User.id.in_(ids)).order_by(User.id))) if ids else []
-    row = NotificationRow(account_id=account.id, created_at=at or utc_now(), kind=kind.value,
-                          subject=f"{account.name}: {subject}", body=body, recipients=json.dumps(emails),
-                          dedupe_key=dedupe_key, attempts=0)
-    session.add(row)
-    return row
+def notify(session: Session, account: Addressee, kind: NotificationKind, subject: str, body: str, *,
+           at: datetime | None = None, dedupe_key: str | None = None) -> int:
+    """Add a notification to the outbox in the caller's unit of work; returns its id.
+
+    Inserted at once rather than at the session's flush (a purchase's receipt is then the
+    only object its unit of work would flush): the row references only the account.
+    """
+    emails = list(session.scalars(select(User.email).where(_recipients(account)).order_by(User.id)))
+    row_id: int = session.execute(_INSERT_ROW, {
+        "account_id": account.id, "created_at": at or utc_now(), "kind": kind.value,
+        "subject": f"{account.name}: {subject}", "body": body, "recipients": json.dumps(emails),
+        "dedupe_key": dedupe_key, "attempts": 0,
+    }).scalar_one()
+    return row_id
 
 
 # --- the events -------------------------------------------------------------------------------
@@ -84,7 +116,7 @@ def low_balance_crossed(session: Session, account: Account, before_cents: int) -
            "and other services keep running.")
 
 
-def purchase_receipt(session: Session, account: Account, *, amount_cents: int, charge_id: str, card_last4: str,
+def purchase_receipt(session: Session, account: Addressee, *, amount_cents: int, charge_id: str, card_last4: str,
                      automatic: bool) -> None:
     what = "Auto-recharge" if automatic else "Purchase"
     notify(session, account, NotificationKind.purchase_receipt, f"Receipt: {what.lower()} of {credits(amount_cents)}",

@@ -9,18 +9,18 @@ first charge and never charges again. ``reconcile`` holds that record against th
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import TransactionType, cents_to_decimal, format_money
-from credits_tui.backend.db.engine import Database
+from credits_tui.backend.db.engine import Database, insert_unless_taken
 from credits_tui.backend.db.schema import GatewayCharge, LedgerTransaction, table_of
 from credits_tui.backend.services.ledger import utc_now
 
@@ -99,8 +99,15 @@ def _fail_like(outcome: str) -> None:
         raise ChargeDeclined(*_REFUSALS[outcome])
 
 
-def _charge_of(idempotency_key: str) -> Select[GatewayCharge]:
-    return select(GatewayCharge).where(GatewayCharge.idempotency_key == idempotency_key)
+_charges = table_of(GatewayCharge)
+_FIRST_CHARGE = select(_charges.c.id, _charges.c.amount_cents).where(_charges.c.idempotency_key == bindparam("key"))
+
+
+@functools.cache
+def _record_charge(dialect: str) -> Insert:
+    """Built once per dialect: a statement made per call costs more to build and to key for
+    the compiled cache than it does to run."""
+    return insert_unless_taken(dialect, _charges, "idempotency_key").returning(_charges.c.id, _charges.c.amount_cents)
 
 
 class TestGateway:
@@ -124,23 +131,17 @@ class TestGateway:
         _fail_like(outcome)
         if outcome == "declines_charges":
             raise ChargeDeclined(*_REFUSALS["declined"])
-        charge = GatewayCharge(id=f"ch_test_{secrets.token_hex(12)}", idempotency_key=idempotency_key,
-                               amount_cents=amount_cents, created_at=utc_now())
-        try:
-            # Committed before the charge is reported, but not fsynced (see Database.write):
-            # this record stands in for the processor's, and a power cut can only lose it
-            # together with the ledger row that would have recorded it (that row's durable
-            # commit fsyncs it first), as if the card had not been charged.
-            with self.database.write(durable=False) as session:
-                if (first := session.scalars(_charge_of(idempotency_key)).one_or_none()) is not None:
-                    charge = first
-                else:
-                    session.add(charge)
-        except IntegrityError:
-            # A concurrent retry with the same key recorded it first (PostgreSQL; SQLite's writes
-            # are serialised): that one is the charge.
-            with self.database.read() as session:
-                charge = session.scalars(_charge_of(idempotency_key)).one()
+        # Committed before the charge is reported, but not fsynced (see Database.write): this
+        # record stands in for the processor's, and a power cut can only lose it together with
+        # the ledger row that would have recorded it (that row's durable commit fsyncs it
+        # first), as if the card had not been charged.
+        with self.database.write(durable=False) as session:
+            # A retry with the same key (this one's, or a concurrent one's that commits first)
+            # finds the first charge instead of making another.
+            charge = session.execute(_record_charge(self.database.dialect), {
+                "id": f"ch_test_{secrets.token_hex(12)}", "idempotency_key": idempotency_key,
+                "amount_cents": amount_cents, "created_at": utc_now(),
+            }).first() or session.execute(_FIRST_CHARGE, {"key": idempotency_key}).one()
         if charge.amount_cents != amount_cents:
             raise ValueError("an idempotency key was reused for a charge of another amount")
         return Charge(id=charge.id, amount_cents=charge.amount_cents)
