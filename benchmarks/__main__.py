@@ -151,6 +151,8 @@ def main() -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("CREDITS_BENCH_POSTGRES_URL"),
                         help="also run on this PostgreSQL database (default: $CREDITS_BENCH_POSTGRES_URL)")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--only", metavar="NAME[,NAME...]",
+                        help="just these modules (e.g. startup,keystroke); the seeding row is always measured")
     args = parser.parse_args()
     args.transactions = args.transactions or (5_000 if args.quick else 1_000_000)
     args.runs = args.runs or (5 if args.quick else 50)
@@ -158,6 +160,12 @@ def main() -> int:
     if not kinds:
         parser.error("--no-sqlite needs --postgres-url")
     modules = discover()
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {name for name, _ in modules}
+        if unknown:
+            parser.error(f"no benchmark module named {', '.join(sorted(unknown))}")
+        modules = [(name, benchmark) for name, benchmark in modules if name in wanted]
     rows = [row for kind in kinds for row in run(kind, args.postgres_url, args, modules)]
     print(table(rows))
     return 0
