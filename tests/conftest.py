@@ -1,8 +1,8 @@
 """Fixtures shared by every test: databases (SQLite always, PostgreSQL when its URL is set), the
 demo accounts in them, and the backend served on loopback.
 
-A test's SQLite database is a copy of a file migrated (and seeded) once per session; on
-PostgreSQL the run's database is migrated once and emptied before each test.
+A test's database is a copy of one migrated (and seeded) once per session: a file on SQLite,
+a database made from a template on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
-from credits_tui.backend.db.schema import Base
 from tests.support import serve_asgi
 from tests.support.backend import (
     POSTGRES_URL,
+    PostgresTemplates,
     SqliteTemplates,
     assert_ledger_invariant,
     cheap_password_hash,
-    seed,
     sqlite_path,
 )
 
@@ -68,37 +67,36 @@ def _postgres_migrated() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def _postgres_templates(_postgres_migrated: str, demo_password_hash: str) -> Iterator[PostgresTemplates]:
+    templates = PostgresTemplates(_postgres_migrated, make_url(_postgres_migrated).database or "credits",
+                                  demo_password_hash)
+    yield templates
+    templates.close()
+
+
 @pytest.fixture
 def database_url(database_kind: str, tmp_path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """Where the test's database is: a SQLite file not made yet, or PostgreSQL, migrated and empty."""
+    """Where the test's database is: a SQLite file not made yet, or a PostgreSQL database of the
+    test's own, migrated, and seeded when the test (or a fixture it uses) asks for ``seeded``."""
     if database_kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'credits.db'}"
         return
-    url = request.getfixturevalue("_postgres_migrated")
-    database = Database(url)
-    try:
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        with database.write_engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    finally:
-        database.dispose()
+    templates: PostgresTemplates = request.getfixturevalue("_postgres_templates")
+    url = templates.copy("seeded" if "seeded" in request.fixturenames else "migrated")
     yield url
+    templates.drop(url)
 
 
 @pytest.fixture
-def database(database_url: str, request: pytest.FixtureRequest, demo_password_hash: str) -> Iterator[Database]:
+def database(database_url: str, request: pytest.FixtureRequest) -> Iterator[Database]:
     """The test's own migrated database: empty, or holding the demo accounts when the test (or
-    a fixture it uses) asks for ``seeded`` too. Seeding is decided here so that the two are
-    always one database."""
-    wants_demo = "seeded" in request.fixturenames
+    a fixture it uses) asks for ``seeded`` too. Seeding is decided with the URL, so that the two
+    are always one database."""
     if database_url.startswith("sqlite:"):
         templates: SqliteTemplates = request.getfixturevalue("sqlite_templates")
-        templates.copy_to(sqlite_path(database_url), "seeded" if wants_demo else "migrated")
-        database = Database(database_url)
-    else:
-        database = Database(database_url)
-        if wants_demo:
-            seed(database, demo_password_hash)
+        templates.copy_to(sqlite_path(database_url), "seeded" if "seeded" in request.fixturenames else "migrated")
+    database = Database(database_url)
     yield database
     database.dispose()
 
