@@ -11,13 +11,11 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.migrate import upgrade
 from tests.support import serve_asgi
 from tests.support.backend import (
     POSTGRES_URL,
@@ -48,28 +46,11 @@ def sqlite_templates(tmp_path_factory: pytest.TempPathFactory, demo_password_has
 
 
 @pytest.fixture(scope="session")
-def _postgres_migrated() -> Iterator[str]:
-    """A database of this test run's own on the server CI gives (runs may overlap)."""
+def _postgres_templates(demo_password_hash: str) -> Iterator[PostgresTemplates]:
+    """The templates and test databases of this test run's own on the server CI gives (runs, and
+    xdist workers, may overlap: the names carry the process id)."""
     assert POSTGRES_URL
-    server = make_url(POSTGRES_URL)
-    name = f"{server.database}_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    database = Database(url)
-    upgrade(database)
-    database.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def _postgres_templates(_postgres_migrated: str, demo_password_hash: str) -> Iterator[PostgresTemplates]:
-    templates = PostgresTemplates(_postgres_migrated, make_url(_postgres_migrated).database or "credits",
+    templates = PostgresTemplates(POSTGRES_URL, f"{make_url(POSTGRES_URL).database}_{os.getpid()}",
                                   demo_password_hash)
     yield templates
     templates.close()
