@@ -58,13 +58,17 @@ def _postgres_templates(demo_password_hash: str) -> Iterator[PostgresTemplates]:
 
 @pytest.fixture
 def database_url(database_kind: str, tmp_path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """Where the test's database is: a SQLite file not made yet, or a PostgreSQL database of the
-    test's own, migrated, and seeded when the test (or a fixture it uses) asks for ``seeded``."""
+    """Where the test's database is: a SQLite file not made yet, or a migrated PostgreSQL
+    database, empty, or a copy of the seeded one of the test's own when the test (or a fixture
+    it uses) asks for ``seeded``."""
     if database_kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'credits.db'}"
         return
     templates: PostgresTemplates = request.getfixturevalue("_postgres_templates")
-    url = templates.copy("seeded" if "seeded" in request.fixturenames else "migrated")
+    if "seeded" not in request.fixturenames:
+        yield templates.emptied()
+        return
+    url = templates.copy("seeded")
     yield url
     templates.drop(url)
 

@@ -75,7 +75,7 @@ def backend(clock, tmp_path, seeded_templates):
             shutil.copyfile(source, tmp_path / f"credits.db{suffix}")
     url = f"sqlite:///{tmp_path / 'credits.db'}"
     database = Database(url)
-    app = create_app(Settings(database_url=url), database=database)
+    app = create_app(Settings(database_url=url), database=database, migrate=False)  # the template is migrated
     yield app
     database.dispose()
 
