@@ -1,8 +1,8 @@
 """Fixtures shared by every test: databases (SQLite always, PostgreSQL when its URL is set), the
 demo accounts in them, and the backend served on loopback.
 
-A test's SQLite database is a copy of a file migrated (and seeded) once per session; on
-PostgreSQL the run's database is migrated once and emptied before each test.
+A test's database is a copy of one migrated (and seeded) once per session: a file on SQLite,
+a database made from a template on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,21 +11,18 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.migrate import upgrade
-from credits_tui.backend.db.schema import Base
 from tests.support import serve_asgi
 from tests.support.backend import (
     POSTGRES_URL,
+    PostgresTemplates,
     SqliteTemplates,
     assert_ledger_invariant,
     cheap_password_hash,
-    seed,
     sqlite_path,
 )
 
@@ -49,56 +46,42 @@ def sqlite_templates(tmp_path_factory: pytest.TempPathFactory, demo_password_has
 
 
 @pytest.fixture(scope="session")
-def _postgres_migrated() -> Iterator[str]:
-    """A database of this test run's own on the server CI gives (runs may overlap)."""
+def _postgres_templates(demo_password_hash: str) -> Iterator[PostgresTemplates]:
+    """The templates and test databases of this test run's own on the server CI gives (runs, and
+    xdist workers, may overlap: the names carry the process id)."""
     assert POSTGRES_URL
-    server = make_url(POSTGRES_URL)
-    name = f"{server.database}_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    database = Database(url)
-    upgrade(database)
-    database.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    templates = PostgresTemplates(POSTGRES_URL, f"{make_url(POSTGRES_URL).database}_{os.getpid()}",
+                                  demo_password_hash)
+    yield templates
+    templates.close()
 
 
 @pytest.fixture
 def database_url(database_kind: str, tmp_path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """Where the test's database is: a SQLite file not made yet, or PostgreSQL, migrated and empty."""
+    """Where the test's database is: a SQLite file not made yet, or a migrated PostgreSQL
+    database, empty, or a copy of the seeded one of the test's own when the test (or a fixture
+    it uses) asks for ``seeded``."""
     if database_kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'credits.db'}"
         return
-    url = request.getfixturevalue("_postgres_migrated")
-    database = Database(url)
-    try:
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        with database.write_engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    finally:
-        database.dispose()
+    templates: PostgresTemplates = request.getfixturevalue("_postgres_templates")
+    if "seeded" not in request.fixturenames:
+        yield templates.emptied()
+        return
+    url = templates.copy("seeded")
     yield url
+    templates.drop(url)
 
 
 @pytest.fixture
-def database(database_url: str, request: pytest.FixtureRequest, demo_password_hash: str) -> Iterator[Database]:
+def database(database_url: str, request: pytest.FixtureRequest) -> Iterator[Database]:
     """The test's own migrated database: empty, or holding the demo accounts when the test (or
-    a fixture it uses) asks for ``seeded`` too. Seeding is decided here so that the two are
-    always one database."""
-    wants_demo = "seeded" in request.fixturenames
+    a fixture it uses) asks for ``seeded`` too. Seeding is decided with the URL, so that the two
+    are always one database."""
     if database_url.startswith("sqlite:"):
         templates: SqliteTemplates = request.getfixturevalue("sqlite_templates")
-        templates.copy_to(sqlite_path(database_url), "seeded" if wants_demo else "migrated")
-        database = Database(database_url)
-    else:
-        database = Database(database_url)
-        if wants_demo:
-            seed(database, demo_password_hash)
+        templates.copy_to(sqlite_path(database_url), "seeded" if "seeded" in request.fixturenames else "migrated")
+    database = Database(database_url)
     yield database
     database.dispose()
 

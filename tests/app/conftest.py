@@ -28,8 +28,7 @@ from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
 from tests.support.backend import cheap_password_hash
 from tests.support.memory_keyring import MemoryKeyring
-
-SERVER = "http://credits.test"
+from tests.support.pilot import SERVER
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +75,7 @@ def backend(clock, tmp_path, seeded_templates):
             shutil.copyfile(source, tmp_path / f"credits.db{suffix}")
     url = f"sqlite:///{tmp_path / 'credits.db'}"
     database = Database(url)
-    app = create_app(Settings(database_url=url), database=database)
+    app = create_app(Settings(database_url=url), database=database, migrate=False)  # the template is migrated
     yield app
     database.dispose()
 
@@ -100,20 +99,3 @@ def make_app(backend, memory_keyring) -> Iterator[Callable[..., CreditsApp]]:
         return CreditsApp(connection, store=TokenStore(memory_keyring))
 
     yield make
-
-
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let workers run until ``condition`` holds (fails the test after ``timeout`` seconds)."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "the app did not get there in time"
-        await pilot.pause(0.05)
-
-
-def manage_settled(screen) -> bool:
-    """Manage Credits shows what its filters say: no typing waits for a pause, the page and the
-    totals are in (the public state of its filter bar and pager, and its ``summary``)."""
-    return not screen.filter_bar.pending and not screen.pager.fetching and screen.summary is not None

@@ -15,8 +15,7 @@ from credits_tui.screens.audit import REFUSED, AuditScreen
 from credits_tui.screens.audit_detail import AuditDetail
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
 from credits_tui.widgets.section_tabs import SectionTabs
-from tests.app.conftest import wait_for
-from tests.app.test_buy import open_buy, text_of, type_text
+from tests.support.pilot import open_buy, text_of, type_text, wait_for
 
 ADMIN = "admin@demo.example"
 

@@ -15,26 +15,8 @@ from credits_tui.api_client import errors
 from credits_tui.backend.db.schema import Account, Invoice, InvoiceLine
 from credits_tui.screens.billing import NO_CARD, READ_ONLY_NOTE, BillingScreen
 from credits_tui.screens.card_form import CardFormScreen
-from credits_tui.screens.status import StatusScreen
-from credits_tui.widgets.card_form import CardForm, check_values, luhn_ok
-from tests.app.conftest import wait_for
-
-THIS_YEAR = datetime.now(timezone.utc).year
-NEXT_YEAR = str(THIS_YEAR + 2)
-
-
-async def open_billing(app, pilot) -> BillingScreen:
-    """Start on Status (signed in), then press 2 as a person would."""
-    await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
-    await pilot.press("2")
-    await wait_for(pilot, lambda: isinstance(app.screen, BillingScreen) and app.screen.loaded)
-    return app.screen
-
-
-async def open_form(app, pilot, key: str) -> CardForm:
-    await pilot.press(key)
-    await wait_for(pilot, lambda: isinstance(app.screen, CardFormScreen))
-    return app.screen.form
+from credits_tui.widgets.card_form import check_values, luhn_ok
+from tests.support.pilot import NEXT_YEAR, fill_new_card, notifications, open_billing, open_form, wait_for
 
 
 def card_shown(screen: BillingScreen) -> str:
@@ -43,10 +25,6 @@ def card_shown(screen: BillingScreen) -> str:
 
 def visible_buttons(screen: BillingScreen) -> set[str]:
     return {str(b.label) for b in screen.query("#billing-actions Button") if b.display}
-
-
-def notifications(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def clear_and_type(pilot, text: str) -> None:
@@ -64,11 +42,6 @@ def spy(app, method: str) -> list[object]:
 
     setattr(app.api, method, recording)
     return sent
-
-
-async def fill_new_card(pilot, number: str, month: str = "12", year: str = NEXT_YEAR, cvc: str = "123") -> None:
-    """From the number field of a replace form: number, expiry and CVC (name and address are kept)."""
-    await pilot.press(*number, "tab", *month, "tab", *year, "tab", *cvc)
 
 
 async def back_on_billing(app, pilot, condition=lambda screen: True) -> BillingScreen:

@@ -11,7 +11,7 @@ from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.alerts_panel import AlertsPanel
 from credits_tui.widgets.amount_input import MoneyInput
 from credits_tui.widgets.auto_recharge_panel import AutoRechargePanel
-from tests.app.conftest import wait_for
+from tests.support.pilot import wait_for
 
 
 async def open_panels(app, pilot) -> tuple[BillingScreen, AutoRechargePanel, AlertsPanel]:

@@ -6,18 +6,16 @@ import asyncio
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from credits_tui.api_client import errors
-from credits_tui.api_client.models import BillingAddress, CardInput, TransactionQuery, TransactionType
-from credits_tui.screens.buy import BuyScreen
+from credits_tui.api_client.models import BillingAddress, CardInput
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
 from credits_tui.widgets.amount_input import AmountInput
 from credits_tui.widgets.money import BalanceDigits
-from tests.app.conftest import wait_for
+from tests.support.pilot import balance, open_buy, purchase_count, text_of, type_text, wait_for
 
 FROZEN = datetime(2026, 11, 15, 15, 30, tzinfo=timezone.utc)
-PURCHASES = TransactionQuery(transaction_type=[TransactionType.purchase])
 
 
 def card_input(number: str) -> CardInput:
@@ -25,31 +23,6 @@ def card_input(number: str) -> CardInput:
         cardholder_name="Ada Admin", number=number, exp_month=11, exp_year=datetime.now(timezone.utc).year + 3,
         cvc="123", billing_address=BillingAddress(line1="1 Test Street", city="Springfield", region="IL",
                                                   postal_code="62701", country="US"))
-
-
-async def open_buy(app, pilot) -> BuyScreen:
-    """From Status, press 3 and wait for the account to load."""
-    await wait_for(pilot, lambda: app.current_mode == "status")
-    await pilot.press("3")
-    await wait_for(pilot, lambda: isinstance(app.screen, BuyScreen) and app.screen._status is not None)
-    return app.screen
-
-
-async def type_text(pilot, text: str) -> None:
-    for character in text:
-        await pilot.press(character)
-
-
-def text_of(screen, selector: str) -> str:
-    return str(screen.query_one(selector, Static).content)
-
-
-async def balance(app) -> Decimal:
-    return (await app.api.status()).purchase_credits
-
-
-async def purchase_count(app) -> int:
-    return (await app.api.summary(PURCHASES)).count
 
 
 async def test_opens_with_the_amount_field_focused_also_when_switched_to_again(make_app):

@@ -14,7 +14,7 @@ from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.transaction_table import TransactionTable
 from credits_tui.widgets.usage_chart import UsageChart
-from tests.app.conftest import manage_settled, wait_for
+from tests.support.pilot import manage_settled, wait_for
 
 
 def runway(app) -> str:

@@ -18,7 +18,7 @@ from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
 from credits_tui.timeframes import ALL_TIME
 from credits_tui.widgets.transaction_table import TransactionTable
-from tests.app.conftest import manage_settled, wait_for
+from tests.support.pilot import manage_settled, wait_for
 
 
 async def open_all_time(app, pilot) -> ManageScreen:

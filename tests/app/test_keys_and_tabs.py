@@ -19,8 +19,7 @@ from credits_tui.screens.status import StatusScreen
 from credits_tui.sections import SECTIONS
 from credits_tui.widgets.amount_input import AmountInput
 from credits_tui.widgets.section_tabs import SectionTabs
-from tests.app.conftest import wait_for
-from tests.app.test_buy import balance, open_buy, purchase_count, text_of, type_text
+from tests.support.pilot import balance, open_buy, open_form, purchase_count, sign_in, text_of, type_text, wait_for
 
 SCREENS = {"status": StatusScreen, "billing": BillingScreen, "buy": BuyScreen, "manage": ManageScreen,
            "audit": AuditScreen}
@@ -160,9 +159,6 @@ async def test_a_dialog_dims_the_screen_behind_it(make_app):
 
 
 async def test_an_invalid_field_keeps_its_text_visible_after_sign_in_was_shown(make_app):
-    from tests.app.test_billing import open_form
-    from tests.app.test_session import sign_in
-
     app = make_app(None)
     async with app.run_test(size=(120, 36)) as pilot:
         await sign_in(pilot, "admin@demo.example", "demo-password")

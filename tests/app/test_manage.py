@@ -18,38 +18,14 @@ from credits_tui.backend.services.ledger import search_words
 from credits_tui.backend.services.transactions import CSV_COLUMNS
 from credits_tui.screens.export_csv import ExportCsv
 from credits_tui.screens.manage import ManageScreen
-from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.transaction_detail import TransactionDetail, detail_fields
-from credits_tui.timeframes import ALL_TIME, LAST_7_DAYS
+from credits_tui.timeframes import LAST_7_DAYS
 from credits_tui.widgets.export_progress import ExportProgress, count_csv_records
 from credits_tui.widgets.transaction_table import TransactionTable
-from tests.app.conftest import manage_settled, wait_for
+from tests.support.pilot import all_time, choose, manage_settled, open_manage, settle, wait_for
 
 SEEDED = 300
 ALL_TIME_QUERY = TransactionQuery()
-
-
-async def open_manage(app, pilot) -> ManageScreen:
-    await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
-    await pilot.press("4")
-    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
-                   and app.screen.filter_bar.choices_loaded)
-    return app.screen
-
-
-async def settle(pilot, screen: ManageScreen) -> None:
-    await pilot.pause()
-    await wait_for(pilot, lambda: manage_settled(screen))
-
-
-async def choose(pilot, screen: ManageScreen, selector: str, value: str) -> None:
-    screen.query_one(selector, Select).value = value
-    await settle(pilot, screen)
-
-
-async def all_time(pilot, screen: ManageScreen) -> None:
-    screen.time_frame.set_frame(ALL_TIME)
-    await settle(pilot, screen)
 
 
 def rows(screen: ManageScreen) -> list[Transaction]:

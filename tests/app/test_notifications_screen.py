@@ -6,7 +6,7 @@ from textual.widgets import DataTable, Static
 
 from credits_tui.screens.notifications import NotificationsScreen
 from credits_tui.screens.status import StatusScreen
-from tests.app.conftest import wait_for
+from tests.support.pilot import wait_for
 
 
 async def open_list(app, pilot) -> NotificationsScreen:

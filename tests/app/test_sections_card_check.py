@@ -19,8 +19,7 @@ from credits_tui.app import Connection, CreditsApp
 from credits_tui.auth.tokens import TokenStore
 from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.screens.card_form import CardFormScreen
-from tests.app.conftest import SERVER, wait_for
-from tests.app.test_billing import fill_new_card, notifications, open_billing, open_form
+from tests.support.pilot import SERVER, fill_new_card, notifications, open_billing, open_form, wait_for
 
 # number → (status, code, field, message) the backend answers at save (DESIGN §7)
 REFUSALS = {

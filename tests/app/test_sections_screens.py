@@ -11,9 +11,7 @@ from credits_tui.screens.card_form import CardFormScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.money import BalanceDigits
 from credits_tui.widgets.transaction_table import TransactionTable
-from tests.app.conftest import wait_for
-from tests.app.test_billing import open_billing, open_form
-from tests.app.test_manage import all_time, choose, open_manage, settle
+from tests.support.pilot import all_time, choose, open_billing, open_form, open_manage, settle, wait_for
 
 
 async def open_status(app, pilot) -> StatusScreen:

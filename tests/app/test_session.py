@@ -16,28 +16,12 @@ from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.unreachable import UnreachableScreen
 from credits_tui.widgets.error_banner import ErrorBanner
-from tests.app.conftest import SERVER, wait_for
+from tests.support.pilot import SERVER, sign_in, type_into, wait_for
 
 
 def sign_in_shown(app) -> bool:
     """The sign-in screen is up and composed (a mode's screen composes just after it switches)."""
     return isinstance(app.screen, SignInScreen) and bool(app.screen.query("#notice"))
-
-
-async def type_into(pilot, selector: str, text: str) -> None:
-    await pilot.click(selector)
-    for character in text:
-        await pilot.press(character)
-
-
-async def sign_in(pilot, email: str, password: str) -> None:
-    screen = pilot.app.screen
-    assert isinstance(screen, SignInScreen)
-    screen.query_one("#server", Input).value = SERVER
-    screen.query_one("#email", Input).value = ""
-    await type_into(pilot, "#email", email)
-    await type_into(pilot, "#password", password)
-    await pilot.press("enter")
 
 
 async def test_good_sign_in_keeps_the_token_in_the_keyring_only(make_app, memory_keyring, tmp_path):

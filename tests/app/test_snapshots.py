@@ -21,10 +21,8 @@ from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
 from credits_tui.widgets.warnings_bar import WarningsBar
-from tests.app.test_billing import open_billing, open_form
-from tests.app.test_buy import open_buy, type_text
-from tests.app.test_manage import open_manage
-from tests.app.test_manage import settle as manage_settled
+from tests.support.pilot import open_billing, open_buy, open_form, open_manage, type_text
+from tests.support.pilot import settle as settle_manage
 
 FROZEN = datetime(2026, 11, 15, 15, 30, tzinfo=timezone.utc)
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
@@ -133,7 +131,7 @@ def test_confirm_purchase(snap_compare, make_app, size):
 def test_manage(snap_compare, make_app, size):
     async def shown(pilot):
         screen = await open_manage(pilot.app, pilot)
-        await manage_settled(pilot, screen)
+        await settle_manage(pilot, screen)
         await settle(pilot, lambda: True)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=shown)
@@ -143,7 +141,7 @@ def test_manage(snap_compare, make_app, size):
 def test_transaction_detail(snap_compare, make_app, size):
     async def shown(pilot):
         screen = await open_manage(pilot.app, pilot)
-        await manage_settled(pilot, screen)
+        await settle_manage(pilot, screen)
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(pilot.app.screen, TransactionDetail))
 

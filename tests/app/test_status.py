@@ -4,7 +4,7 @@ from textual.widgets import DataTable
 from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.money import BalanceDigits
-from tests.app.conftest import wait_for
+from tests.support.pilot import wait_for
 
 
 async def test_status_shows_the_balance_card_and_recent_activity(make_app):

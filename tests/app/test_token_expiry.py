@@ -12,8 +12,7 @@ from credits_tui.auth.tokens import SERVICE, entry_name
 from credits_tui.backend.config import Settings
 from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
-from tests.app.conftest import SERVER, wait_for
-from tests.app.test_session import sign_in
+from tests.support.pilot import SERVER, sign_in, wait_for
 
 TOKEN_TTL = Settings().token_ttl
 

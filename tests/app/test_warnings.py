@@ -24,7 +24,7 @@ from credits_tui.screens.buy import BuyScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.warnings import WarningKind
 from credits_tui.widgets.warnings_bar import WarningsBar, WarningsList
-from tests.app.conftest import wait_for
+from tests.support.pilot import wait_for
 
 THIS_YEAR = datetime.now(timezone.utc).year
 ADDRESS = BillingAddress(line1="1 Demo Way", city="Chicago", region="IL", postal_code="60601", country="US")

@@ -13,16 +13,18 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.demo import DEMO_PASSWORD
-from tests.support.backend import POSTGRES_URL, SqliteTemplates, assert_ledger_invariant, seed, sqlite_path
+from tests.support.backend import (
+    POSTGRES_URL,
+    PostgresTemplates,
+    SqliteTemplates,
+    assert_ledger_invariant,
+    sqlite_path,
+)
 
 
 @dataclass
@@ -124,62 +126,44 @@ class _ModuleApis:
 
     Session-wide rather than module-scoped because pytest interleaves the items of modules
     (it groups them by the session-scoped ``database_kind``), which would tear a module-scoped
-    app down and seed it again many times. On PostgreSQL each app lives in a schema of its
-    own, so the per-test ``TRUNCATE`` done by ``database_url`` never touches it.
+    app down and seed it again many times. Each app has a database of its own, copied from the
+    session's seeded template (a file on SQLite, a template database on PostgreSQL).
     """
 
-    def __init__(self, tmp_path_factory: pytest.TempPathFactory, templates: SqliteTemplates,
-                 password_hash: str) -> None:
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> None:
         self.tmp_path_factory = tmp_path_factory
-        self.templates = templates
-        self.password_hash = password_hash
+        self.request = request
         self.apis: dict[tuple[str, str], ModuleApi] = {}
         self.stack = contextlib.ExitStack()
 
-    def get(self, module: str, kind: str, postgres_url: str | None) -> ModuleApi:
+    def get(self, module: str, kind: str) -> ModuleApi:
         if (module, kind) not in self.apis:
-            self.apis[module, kind] = self._create(module, kind, postgres_url)
+            self.apis[module, kind] = self._create(kind)
         return self.apis[module, kind]
 
-    def _create(self, module: str, kind: str, postgres_url: str | None) -> ModuleApi:
+    def _create(self, kind: str) -> ModuleApi:
         if kind == "sqlite":
             url = f"sqlite:///{self.tmp_path_factory.mktemp('module_api') / 'credits.db'}"
-            self.templates.copy_to(sqlite_path(url), "seeded")
+            templates: SqliteTemplates = self.request.getfixturevalue("sqlite_templates")
+            templates.copy_to(sqlite_path(url), "seeded")
         else:
-            assert postgres_url
-            schema = "m_" + "".join(c if c.isalnum() else "_" for c in module)[:50]
-            engine = create_engine(postgres_url, poolclass=NullPool)  # no idle connection to go stale
-            drop = text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            with engine.begin() as connection:
-                connection.execute(drop)
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-            def drop_schema() -> None:
-                with engine.begin() as connection:
-                    connection.execute(drop)
-                engine.dispose()
-
-            self.stack.callback(drop_schema)
-            url = (make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-                   .render_as_string(hide_password=False))
+            pg_templates: PostgresTemplates = self.request.getfixturevalue("_postgres_templates")
+            url = pg_templates.copy("seeded")
+            self.stack.callback(pg_templates.drop, url)
         database = Database(url)
         self.stack.callback(database.dispose)
         self.stack.callback(assert_ledger_invariant, database)  # runs before dispose
-        if kind != "sqlite":
-            upgrade(database)
-            seed(database, self.password_hash)
         client = self.stack.enter_context(TestClient(
             create_app(Settings(database_url=url), database=database, migrate=False), raise_server_exceptions=False))
         return ModuleApi(client=client, database=database)
 
 
 @pytest.fixture(scope="session")
-def _module_apis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                 sqlite_templates: SqliteTemplates, demo_password_hash: str) -> Iterator[_ModuleApis]:
+def _module_apis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_ModuleApis]:
     if POSTGRES_URL:
-        # Set up first, so the run's PostgreSQL database outlives the apps kept in it.
-        request.getfixturevalue("_postgres_migrated")
-    apis = _ModuleApis(tmp_path_factory, sqlite_templates, demo_password_hash)
+        # Set up first, so the templates outlive the apps copied from them.
+        request.getfixturevalue("_postgres_templates")
+    apis = _ModuleApis(tmp_path_factory, request)
     with apis.stack:
         yield apis
 
@@ -190,5 +174,4 @@ def module_api(_module_apis: _ModuleApis, database_kind: str, request: pytest.Fi
     or that compare the state before and after themselves. Much cheaper than ``api`` for long
     parametrized tables. The ledger invariant is checked at the end of the session.
     """
-    postgres_url = request.getfixturevalue("_postgres_migrated") if database_kind == "postgresql" else None
-    return _module_apis.get(request.module.__name__, database_kind, postgres_url)
+    return _module_apis.get(request.module.__name__, database_kind)

@@ -1,5 +1,6 @@
-"""The ``credits-tui`` command line, run as a person runs it: a subprocess against the real
-backend on loopback, with its own home, config and data directories (DESIGN.md §5).
+"""The ``credits-tui`` command line, run as a person runs it against the real backend on
+loopback, with its own home, config and data directories (DESIGN.md §5): in this process through
+click's runner, and as a subprocess where the process itself matters (tests/support/cli.py).
 
 The token goes to the OS keyring. When this process can use a real Secret Service (CI runs
 the tests under dbus-run-session with gnome-keyring unlocked) the subprocess uses it too;
@@ -27,6 +28,7 @@ from tests.support.cli import (  # noqa: F401
     admin_token,
     api_url,
     cli,
+    process_cli,
     raw,
     secret_service,
     server,
@@ -40,7 +42,8 @@ CSV_HEADER = ["id", "created_at", "transaction_type", "process_type", "user_emai
 # --- login ---------------------------------------------------------------------------------------
 
 
-def test_login_keeps_the_token_in_the_keyring_and_nowhere_else(cli, raw):
+def test_login_keeps_the_token_in_the_keyring_and_nowhere_else(process_cli, raw):
+    cli = process_cli  # a real process: the keyring is the one its environment chooses
     result = cli.run("login", "--server", cli.server + "/api/v1/", "--email", SUPPORT, "--password-stdin",
                      input=PASSWORD + "\n")
     assert result.code == 0, result.stderr

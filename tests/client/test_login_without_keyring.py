@@ -31,8 +31,9 @@ def server(live_server: str) -> str:
 
 @pytest.fixture
 def machine(server: str, tmp_path) -> Cli:
-    """A machine whose keyring is a test file; runs given NO_KEYRING have none at all."""
-    return make_cli(server, tmp_path, None)
+    """A machine whose keyring is a test file; runs given NO_KEYRING have none at all (a real
+    process: its keyring is the one its environment names)."""
+    return make_cli(server, tmp_path, None, in_process=False)
 
 
 def live_tokens(database: Database, email: str) -> tuple[int, int]:

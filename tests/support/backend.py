@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Literal
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
-from credits_tui.backend.db.schema import Account
+from credits_tui.backend.db.schema import Account, Base
 from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
 from credits_tui.backend.services.ledger import ledger_sum
 
@@ -88,3 +89,79 @@ class SqliteTemplates:
 
 def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
+
+
+class PostgresTemplates:
+    """PostgreSQL databases made once per session (migrated; migrated and seeded). A test that
+    wants the demo accounts gets a fresh copy of the seeded one (``CREATE DATABASE ... TEMPLATE``,
+    a file copy on the server, where seeding again runs the demo history, its month close and
+    ``ANALYZE``, and takes seconds on a busy machine); a test that wants an empty database gets
+    the session's scratch database emptied (``TRUNCATE`` is quicker than a copy of nothing)."""
+
+    def __init__(self, server_url: str, prefix: str, password_hash: str) -> None:
+        self.server = make_url(server_url)
+        self.prefix = prefix
+        self.password_hash = password_hash
+        self.admin: Engine = create_engine(self.server, isolation_level="AUTOCOMMIT")
+        self._made: set[Content | Literal["scratch"]] = set()
+        self._copies = 0
+
+    def url(self, name: str) -> str:
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
+    def _execute(self, statement: str) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(statement))
+
+    def _create(self, name: str, template: str | None = None) -> None:
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+    def template(self, content: Content) -> str:
+        """The template's name, made when first asked for (no connection stays open to it)."""
+        name = f"{self.prefix}_{content}"
+        if content not in self._made:
+            if content == "migrated":
+                self._create(name)
+            else:
+                self._create(name, self.template("migrated"))
+            database = Database(self.url(name))
+            try:
+                if content == "migrated":
+                    upgrade(database)
+                else:
+                    seed(database, self.password_hash)
+            finally:
+                database.dispose()
+            self._made.add(content)
+        return name
+
+    def copy(self, content: Content) -> str:
+        """A new database holding what the template holds; its URL."""
+        self._copies += 1
+        name = f"{self.prefix}_t{self._copies}"
+        self._create(name, self.template(content))
+        return self.url(name)
+
+    def emptied(self) -> str:
+        """The session's scratch database, migrated and with every table emptied; its URL."""
+        name = f"{self.prefix}_scratch"
+        if "scratch" not in self._made:
+            self._create(name, self.template("migrated"))
+            self._made.add("scratch")
+        database = Database(self.url(name))
+        try:
+            tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+            with database.write_engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        finally:
+            database.dispose()
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        self._execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+    def close(self) -> None:
+        for content in self._made:
+            self._execute(f'DROP DATABASE IF EXISTS "{self.prefix}_{content}" WITH (FORCE)')
+        self.admin.dispose()

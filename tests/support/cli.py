@@ -1,5 +1,9 @@
 """A person's machine running the ``credits-tui`` command, and the fixtures the CLI test modules share.
 
+Commands run in this process through click's runner (a subprocess costs a Python start-up and
+the imports, about half a second of CPU each); ``process_cli`` and ``make_cli(in_process=False)``
+run them as a separate process, for the tests about what only a real process shows.
+
 Each of those modules imports the fixtures: they replace the package's function-scoped ``server``
 and ``raw`` with ones on a module-scoped backend.
 """
@@ -16,13 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keyring
+import keyring.core
 import keyring.errors
 import pytest
+from keyring.backend import KeyringBackend
 
 from credits_tui.auth.tokens import SERVICE, entry_name
 from tests.support import RawApi
 from tests.support.backend import ADMIN, PASSWORD
-from tests.support.file_keyring import FILE_ENV, read_entries
+from tests.support.file_keyring import FILE_ENV, FileKeyring, read_entries
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -96,20 +102,51 @@ class Cli:
     dirs: list[Path]
     keyring: KeyringView
     secrets: list[str] = field(default_factory=list)
+    in_process: bool = True  # click's runner here, or ``python -m credits_tui.cli`` in a process of its own
 
     def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
             timeout: float = 60) -> Result:
         started = time.monotonic()
-        process = subprocess.run(
-            [sys.executable, "-m", "credits_tui.cli", *args], input=input, capture_output=True, text=True,
-            env=self.env | (env or {}), timeout=timeout, cwd=self.dirs[0],
-            stdin=subprocess.DEVNULL if input is None else None)  # never a terminal
-        result = Result(process.returncode, process.stdout, process.stderr, time.monotonic() - started)
+        if self.in_process:
+            result = self._run_in_process(list(args), input, self.env | (env or {}))
+        else:
+            process = subprocess.run(
+                [sys.executable, "-m", "credits_tui.cli", *args], input=input, capture_output=True, text=True,
+                env=self.env | (env or {}), timeout=timeout, cwd=self.dirs[0],
+                stdin=subprocess.DEVNULL if input is None else None)  # never a terminal
+            result = Result(process.returncode, process.stdout, process.stderr, time.monotonic() - started)
         assert "Traceback" not in result.stderr, result.stderr
         for secret in [*self.secrets, (env or {}).get("CREDITS_TUI_TOKEN")]:
             if secret:  # a token is never printed, not even in an error
                 assert secret not in result.stderr and secret not in result.stdout
         return result
+
+    def _run_in_process(self, args: list[str], input: str | None, env: dict[str, str]) -> Result:
+        """The same command through click's runner in this process: the machine's environment
+        (home, config, data, variables) for the run, its keyring as the process's, stdin never a
+        terminal. What a separate process adds (the entry point, start-up, the keyring chosen by
+        the environment) is the subprocess runs' to show."""
+        from click.testing import CliRunner
+
+        from credits_tui.cli import main
+
+        started = time.monotonic()
+        unset: dict[str, str | None] = {k: None for k in os.environ if k not in env}
+        before = keyring.get_keyring()
+        keyring.set_keyring(self._keyring_backend(env))
+        try:
+            outcome = CliRunner().invoke(main, args, input=input if input is not None else "",
+                                         env={**unset, **env}, prog_name="credits-tui", catch_exceptions=True)
+        finally:
+            keyring.set_keyring(before)
+        if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
+            raise outcome.exception  # a traceback a person would have seen
+        return Result(outcome.exit_code, outcome.stdout, outcome.stderr, time.monotonic() - started)
+
+    def _keyring_backend(self, env: dict[str, str]) -> KeyringBackend:
+        if name := env.get("PYTHON_KEYRING_BACKEND"):
+            return keyring.core.load_keyring(name)
+        return self.keyring.backend if self.keyring.file is None else FileKeyring()
 
     def login(self, email: str = ADMIN) -> str:
         result = self.run("login", "--server", self.server, "--email", email, "--password-stdin",
@@ -124,8 +161,9 @@ class Cli:
         return [Path(root) / name for d in self.dirs for root, _, names in os.walk(d) for name in names]
 
 
-def make_cli(server: str, base: Path, secret_service) -> Cli:
-    """A person's machine: own home, config and data directories, and a keyring."""
+def make_cli(server: str, base: Path, secret_service, *, in_process: bool = True) -> Cli:
+    """A person's machine: own home, config and data directories, and a keyring; its commands run
+    in this process (``in_process``) or, as a person runs them, in a process of their own."""
     home, config, data = base / "home", base / "config", base / "data"
     for directory in (home, config, data):
         directory.mkdir()
@@ -142,7 +180,7 @@ def make_cli(server: str, base: Path, secret_service) -> Cli:
         view = KeyringView(None, keyring_file)
     else:
         view = KeyringView(secret_service, None)
-    return Cli(server=server, env=env, dirs=[home, config, data], keyring=view)
+    return Cli(server=server, env=env, dirs=[home, config, data], keyring=view, in_process=in_process)
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +205,15 @@ def cli(server, tmp_path, secret_service):
     run, so fresh machines sign in as the support user and leave the admin's entry to
     ``signed_in``."""
     machine = make_cli(server, tmp_path, secret_service)
+    yield machine
+    machine.keyring.cleanup()
+
+
+@pytest.fixture
+def process_cli(server, tmp_path, secret_service):
+    """Like ``cli``, but every command runs as a person runs it: ``python -m credits_tui.cli`` in a
+    process of its own, its keyring the one the environment gives."""
+    machine = make_cli(server, tmp_path, secret_service, in_process=False)
     yield machine
     machine.keyring.cleanup()
 

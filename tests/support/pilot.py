@@ -1,0 +1,139 @@
+"""Driving the app as a person would, shared by the app test modules: waiting for a screen,
+opening a section by its key, typing, signing in. The app fixtures are in tests/app/conftest.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from textual.widgets import Input, Select, Static
+
+from credits_tui.api_client.models import TransactionQuery, TransactionType
+from credits_tui.screens.billing import BillingScreen
+from credits_tui.screens.buy import BuyScreen
+from credits_tui.screens.card_form import CardFormScreen
+from credits_tui.screens.manage import ManageScreen
+from credits_tui.screens.sign_in import SignInScreen
+from credits_tui.screens.status import StatusScreen
+from credits_tui.timeframes import ALL_TIME
+from credits_tui.widgets.card_form import CardForm
+
+SERVER = "http://credits.test"
+NEXT_YEAR = str(datetime.now(timezone.utc).year + 2)
+PURCHASES = TransactionQuery(transaction_type=[TransactionType.purchase])
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let workers run until ``condition`` holds (fails the test after ``timeout`` seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "the app did not get there in time"
+        await pilot.pause(0.05)
+
+
+async def type_text(pilot, text: str) -> None:
+    for character in text:
+        await pilot.press(character)
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).content)
+
+
+def notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+# --- signing in -------------------------------------------------------------------------------
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    await pilot.click(selector)
+    for character in text:
+        await pilot.press(character)
+
+
+async def sign_in(pilot, email: str, password: str) -> None:
+    screen = pilot.app.screen
+    assert isinstance(screen, SignInScreen)
+    screen.query_one("#server", Input).value = SERVER
+    screen.query_one("#email", Input).value = ""
+    await type_into(pilot, "#email", email)
+    await type_into(pilot, "#password", password)
+    await pilot.press("enter")
+
+
+# --- Buy Credits ------------------------------------------------------------------------------
+
+
+async def open_buy(app, pilot) -> BuyScreen:
+    """From Status, press 3 and wait for the account to load."""
+    await wait_for(pilot, lambda: app.current_mode == "status")
+    await pilot.press("3")
+    await wait_for(pilot, lambda: isinstance(app.screen, BuyScreen) and app.screen._status is not None)
+    return app.screen
+
+
+async def balance(app) -> Decimal:
+    return (await app.api.status()).purchase_credits
+
+
+async def purchase_count(app) -> int:
+    return (await app.api.summary(PURCHASES)).count
+
+
+# --- Billing ----------------------------------------------------------------------------------
+
+
+async def open_billing(app, pilot) -> BillingScreen:
+    """Start on Status (signed in), then press 2 as a person would."""
+    await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+    await pilot.press("2")
+    await wait_for(pilot, lambda: isinstance(app.screen, BillingScreen) and app.screen.loaded)
+    return app.screen
+
+
+async def open_form(app, pilot, key: str) -> CardForm:
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, CardFormScreen))
+    return app.screen.form
+
+
+async def fill_new_card(pilot, number: str, month: str = "12", year: str = NEXT_YEAR, cvc: str = "123") -> None:
+    """From the number field of a replace form: number, expiry and CVC (name and address are kept)."""
+    await pilot.press(*number, "tab", *month, "tab", *year, "tab", *cvc)
+
+
+# --- Manage Credits ---------------------------------------------------------------------------
+
+
+def manage_settled(screen) -> bool:
+    """Manage Credits shows what its filters say: no typing waits for a pause, the page and the
+    totals are in (the public state of its filter bar and pager, and its ``summary``)."""
+    return not screen.filter_bar.pending and not screen.pager.fetching and screen.summary is not None
+
+
+async def open_manage(app, pilot) -> ManageScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+    await pilot.press("4")
+    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
+                   and app.screen.filter_bar.choices_loaded)
+    return app.screen
+
+
+async def settle(pilot, screen: ManageScreen) -> None:
+    await pilot.pause()
+    await wait_for(pilot, lambda: manage_settled(screen))
+
+
+async def choose(pilot, screen: ManageScreen, selector: str, value: str) -> None:
+    screen.query_one(selector, Select).value = value
+    await settle(pilot, screen)
+
+
+async def all_time(pilot, screen: ManageScreen) -> None:
+    screen.time_frame.set_frame(ALL_TIME)
+    await settle(pilot, screen)
