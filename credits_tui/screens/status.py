@@ -44,6 +44,7 @@ def quota_use(quota: FreeQuota) -> str:
 
 class StatusScreen(CreditsScreen):
     SECTION = "status"
+    HANDS_WARNINGS = True
     CSS_PATH = "status.tcss"
     BINDINGS = [Binding("n", "notifications", "Notifications")]
 
