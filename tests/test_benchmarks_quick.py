@@ -19,6 +19,8 @@ MEASURES = [
     "search p95 · page: q=postcard (common)",
     "search p95 · summary: all time",
     "search p95 · summary: q=goodwill",
+    "usage/daily p95 · 13 months",
+    "usage/daily server CPU ms/request · worst shape without free text",
     "purchases/s, 8 clients, 4 workers",
     "server CPU ms per purchase",
     "balance --json",
@@ -46,5 +48,8 @@ def test_quick_benchmarks_print_every_measure_with_a_figure() -> None:
         assert row is not None, f"{measure!r} missing from:\n{result.stdout}"
         figure = row[at:].split()[0]
         assert figure != "—", f"no figure for {measure!r}: {row}"
-    search_rows = [line for line in lines if "search p95 ·" in line]
-    assert len(search_rows) == 18
+    for family in ("search p95 ·", "usage/daily p95 ·"):  # every query shape of the two, whatever their number
+        shapes = [line for line in lines if family in line]
+        assert len(shapes) > 1, result.stdout
+        for row in shapes:
+            assert row[at:].split()[0] != "—", f"no figure: {row}"

@@ -59,6 +59,10 @@ def main(ctx: click.Context, profile: str) -> None:
 
 
 def open_app(ctx: Context) -> None:
+    # httpcore imports trio whenever it is installed (selenium brings it along): a tenth of the
+    # app's start for an event loop the app never runs, as it runs on asyncio. Only this process
+    # is told trio is absent; httpcore then uses anyio alone.
+    sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
     from credits_tui.api_client import errors
     from credits_tui.app import Connection, CreditsApp
     from credits_tui.auth.profiles import ConfigError, load_config

@@ -63,6 +63,9 @@ class CreditsScreen(Screen[None]):
     """
 
     SECTION: ClassVar[str] = ""  # the app mode (sections.py) that shows this screen
+    # True when the screen's first load hands the warnings bar the account's warnings (Status):
+    # the bar does not ask the server for the same figures while the screen is asking.
+    HANDS_WARNINGS: ClassVar[bool] = False
     COMMANDS = {SectionCommands}
     # ``?`` here as well as on the app: a screen's keys come first in the footer, and at 80
     # columns the app's own would be cut off after a section's. ``?`` must always be in sight.
@@ -77,7 +80,7 @@ class CreditsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield WarningsBar(self.session)
+        yield WarningsBar(self.session, ask_at_mount=not self.HANDS_WARNINGS)
         yield SectionTabs(self.SECTION)
         yield ErrorBanner()
         yield from self.compose_body()

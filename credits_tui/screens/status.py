@@ -44,6 +44,7 @@ def quota_use(quota: FreeQuota) -> str:
 
 class StatusScreen(CreditsScreen):
     SECTION = "status"
+    HANDS_WARNINGS = True
     CSS_PATH = "status.tcss"
     BINDINGS = [Binding("n", "notifications", "Notifications")]
 
@@ -99,7 +100,9 @@ class StatusScreen(CreditsScreen):
         status, prices, recent, alerts = result
         self.show(status, prices, recent, alerts)
         self.loaded = True
-        self.load_usage(status)
+        # The chart (plotext: its import and its drawing) is the slowest part of Status: the
+        # balance is painted first, then the chart is asked for and drawn.
+        self.call_after_refresh(self.load_usage, status)
 
     @work(exclusive=True, group="status-usage", exit_on_error=False)
     async def load_usage(self, status: AccountStatus) -> None:

@@ -38,15 +38,17 @@ class WarningsBar(Static):
     WarningsBar.-visible { display: block; }
     """
 
-    def __init__(self, session: Session, *, id: str | None = None) -> None:
+    def __init__(self, session: Session, *, ask_at_mount: bool = True, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self.session = session
+        self._ask_at_mount = ask_at_mount  # False: the screen's first load hands the warnings in
         self.warnings: list[AccountWarning] = []
         self.answered = False  # the account was asked at least once (until then, no line is no news)
 
     def on_mount(self) -> None:
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
-        self.refresh_warnings()
+        if self._ask_at_mount:
+            self.refresh_warnings()
 
     def _screen_changed(self, screen: Screen[object]) -> None:
         if screen is self.screen:  # its section is shown again (another section, a dialog closed)
