@@ -71,6 +71,10 @@ def rebuild(connection: Connection) -> None:
         set_hashsize = "INSERT INTO transactions_fts(transactions_fts, rank) VALUES ('hashsize', ?)"
         connection.exec_driver_sql(set_hashsize, (_SQLITE_REBUILD_HASHSIZE,))
         connection.exec_driver_sql("INSERT INTO transactions_fts(transactions_fts) VALUES ('rebuild')")
+        # The rebuild leaves several segments, and FTS5 merges them a little on every later
+        # commit: a purchase's one indexed row then cost 12 ms of CPU on a million rows, against
+        # 0.1 ms once they are one segment (3.7 s of optimize at a million rows).
+        connection.exec_driver_sql("INSERT INTO transactions_fts(transactions_fts) VALUES ('optimize')")
         connection.exec_driver_sql(set_hashsize, (_SQLITE_HASHSIZE,))
         connection.exec_driver_sql(_SQLITE_TRIGGER)
     else:
