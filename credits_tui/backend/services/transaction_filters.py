@@ -159,8 +159,13 @@ class TransactionQueries:
         if r.process_types:
             conditions.append(T.process_type.in_(r.process_types))
         if r.user is not None:
-            # A range of one, not ``==``: see _order.
-            conditions.append(T.user_id.between(self._user_id(r), self._user_id(r)))
+            if self.db.is_sqlite:
+                # ``==``, so the (account, user, id) index also seeks the id range of a time
+                # window: with a range on the user SQLite reads every row of that user instead.
+                conditions.append(T.user_id == self._user_id(r))
+            else:
+                # A range of one, not ``==``: see _order.
+                conditions.append(T.user_id.between(self._user_id(r), self._user_id(r)))
         if r.words and self.db.is_sqlite:
             ids: SQLColumnExpression[int] = _fts.c.rowid
             conditions += [literal(" ").concat(T.search_text).like(f"% {word}%")
@@ -185,8 +190,8 @@ class TransactionQueries:
         For one user that is the same order, but only that index gives it, so the plan walks
         that user's rows. PostgreSQL plans before the user's id is known and would otherwise
         walk the whole ledger checking each row (1.3 s for a user with none on a million).
-        The user is matched as a range of one (see _select): PostgreSQL takes ``user_id = x``
-        to make the column a constant, and then the id index gives this order too.
+        On PostgreSQL the user is matched as a range of one (see _select): it takes
+        ``user_id = x`` to make the column a constant, and then the id index gives this order too.
         """
         if r.user is not None and not r.words:
             return [_T.user_id.desc(), ids.desc()]
