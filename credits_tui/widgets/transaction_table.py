@@ -98,8 +98,9 @@ class TransactionTable(DataTable[Text]):
         self._fit_columns([])
 
     def on_resize(self, _: events.Resize) -> None:
+        cursor = self.cursor_row  # read first: laying the columns out again clears the rows and the cursor
         if self._fit_columns(self.items):
-            self.show_page(self.items, cursor=self.cursor_row)
+            self.show_page(self.items, cursor=cursor)
 
     def _fit_columns(self, items: Sequence[Transaction]) -> bool:
         """Lay the columns out for this width and these rows; True if they changed (rows cleared)."""

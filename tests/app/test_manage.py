@@ -549,3 +549,20 @@ async def test_a_search_asks_for_its_rows_first_and_its_totals_once_they_are_in(
         assert events.index(("page in", "post")) < events.index(("totals asked", "post"))
         await assert_shows(app, screen)
         assert screen.current_query.q == "post"
+
+
+async def test_a_resize_that_lays_the_columns_out_again_keeps_the_row_under_the_cursor(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_manage(app, pilot)
+        await all_time(pilot, screen)
+        table = screen.query_one(TransactionTable)
+        table.focus()
+        table.move_cursor(row=42, animate=False)
+        chosen = table.current
+        widths = [column.width for column in table.columns.values()]
+        await pilot.resize_terminal(90, 36)
+        await wait_for(pilot, lambda: table.size.width == 88)
+        await pilot.pause()
+        assert [column.width for column in table.columns.values()] != widths  # laid out again
+        assert table.cursor_row == 42 and table.current == chosen
