@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from credits_tui.embedded import free_port as _free_port
+from tests.support.processes import wait_until_serving
 
 TOKEN_RE = re.compile(r"ct_[A-Za-z0-9_-]{20,}")
 NUMBER = "4242424242424242"
@@ -38,15 +39,7 @@ def served(tmp_path):
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log_path.read_text(errors="replace")
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
+        wait_until_serving(process, base, log_path)
         yield base, log_path
     finally:
         process.terminate()

@@ -42,18 +42,23 @@ def served(database: Database, log: Path, workers: int) -> Iterator[tuple[str, s
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
+        wait_until_serving(process, base, log)
         yield base, process
     finally:
         with_kill(process)
+
+
+def wait_until_serving(process: subprocess.Popen, base: str, log: Path, timeout: float = 30) -> None:
+    """Wait until the server started as ``process`` answers on ``base``; fail with its log if it exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, log.read_text(errors="replace")
+        try:
+            httpx.get(f"{base}/openapi.json", timeout=1)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
 
 
 def with_kill(process: subprocess.Popen) -> None:
