@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from textual.css.model import RuleSet
+from textual.css.stylesheet import Stylesheet
 
 from credits_tui.app import Connection, CreditsApp
 from credits_tui.auth.tokens import TokenStore
@@ -39,6 +41,31 @@ def _private_dirs(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     monkeypatch.delenv("CREDITS_TUI_TOKEN", raising=False)
     monkeypatch.delenv("CREDITS_TUI_SERVER", raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _css_parsed_once_per_worker() -> Iterator[None]:
+    """Parse each piece of the app's CSS once per test process, not once per test.
+
+    Textual parses every CSS source afresh for each new app, and again whenever a section is
+    first shown (``Stylesheet.reparse`` starts from an empty cache): about a sixth of an app
+    test's CPU. The rules a source parses to depend on nothing but the arguments below and the
+    theme's variables, and Textual already shares them between the parses of one app, so
+    sharing them between the apps of one process changes nothing a test can see.
+    """
+    parse_afresh = Stylesheet._parse_rules
+    parsed: dict[tuple[object, ...], list[RuleSet]] = {}
+
+    def parse_rules(self: Stylesheet, css: str, read_from: tuple[str, str], is_default_rules: bool = False,
+                    tie_breaker: int = 0, scope: str = "") -> list[RuleSet]:
+        key = (css, read_from, is_default_rules, tie_breaker, scope, tuple(self._variables.items()))
+        if key not in parsed:
+            parsed[key] = parse_afresh(self, css, read_from, is_default_rules, tie_breaker, scope)
+        return parsed[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Stylesheet, "_parse_rules", parse_rules)
+        yield
 
 
 @pytest.fixture
