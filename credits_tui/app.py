@@ -78,13 +78,16 @@ class CreditsApp(App[None]):
     retry_delays: tuple[float, ...] = RETRY_DELAYS
 
     def __init__(self, connection: Connection, *, store: TokenStore | None = None,
-                 profile: str = DEFAULT_PROFILE) -> None:
+                 profile: str = DEFAULT_PROFILE, section: str = SECTIONS[0].mode) -> None:
         super().__init__()
+        if section_for(section) is None:
+            raise ValueError(f"no section {section!r}")
         self.connection = connection
         self.store = store or TokenStore()
         self.profile = profile
         self._session: Session | None = None  # one per server; the section screens share it
-        self._section = SECTIONS[0].mode  # where a sign-in returns to
+        self._first_section = section  # where a user's first sign-in opens
+        self._section = section  # where a sign-in returns to
         self._sections_for: int | None = None  # the user the section screens were made for
         self._gates: set[str] = set()  # the gate modes that exist now (at most one once settled)
         self._shown: set[str] = set()  # the sections shown since their screens were made
@@ -198,7 +201,7 @@ class CreditsApp(App[None]):
         if not self.is_running:
             return  # quitting: Textual is closing every mode's screens, leave them be
         if self._sections_for != me.id:  # the first sign-in, or nothing of the last user's stays
-            self._section = SECTIONS[0].mode
+            self._section = self._first_section
             for section in SECTIONS:
                 if self._sections_for is not None:
                     await self.remove_mode(section.mode)

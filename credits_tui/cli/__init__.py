@@ -17,6 +17,7 @@ import click
 from credits_tui import __version__
 from credits_tui.cli import client_commands, history_commands, operator_commands
 from credits_tui.cli.common import Context, fail
+from credits_tui.sections import SECTIONS
 
 # httpx imports its own command line (``httpx._main``, with rich and pygments) whenever they are
 # installed, as they are with this package: a third of a quick command's start-up for a program
@@ -47,18 +48,20 @@ class OneLineErrors(click.Group):
 @click.version_option(__version__, prog_name="credits-tui")
 @click.option("--profile", default="default", show_default=True, envvar="CREDITS_TUI_PROFILE",
               help="Which saved sign-in to use.")
+@click.option("--section", type=click.Choice([section.mode for section in SECTIONS]), default=SECTIONS[0].mode,
+              show_default=True, help="The section the app opens at.")
 @click.pass_context
-def main(ctx: click.Context, profile: str) -> None:
+def main(ctx: click.Context, profile: str, section: str) -> None:
     """Manage Lead Liaison Purchase Credits from the terminal.
 
     Without a command, opens the app for the saved profile (signing in if needed).
     """
     ctx.obj = Context(profile)
     if ctx.invoked_subcommand is None:
-        open_app(ctx.obj)
+        open_app(ctx.obj, section)
 
 
-def open_app(ctx: Context) -> None:
+def open_app(ctx: Context, section: str) -> None:
     # httpcore imports trio whenever it is installed (selenium brings it along): a tenth of the
     # app's start for an event loop the app never runs, as it runs on asyncio. Only this process
     # is told trio is absent; httpcore then uses anyio alone.
@@ -78,7 +81,7 @@ def open_app(ctx: Context) -> None:
             connection = Connection(resolve_server(None, profile), profile.email if profile else None)
     except (ConfigError, errors.ValidationError) as problem:
         fail(str(problem), 2)
-    CreditsApp(connection, store=ctx.store, profile=ctx.profile).run()
+    CreditsApp(connection, store=ctx.store, profile=ctx.profile, section=section).run()
 
 
 for _module in (client_commands, history_commands, operator_commands):

@@ -4,7 +4,9 @@ Migrating and seeding take most of a test's time, so they run once per clock: th
 file is a session-wide template and each test gets its own copy of it.
 
 ``make_app(email)`` gives a ``CreditsApp`` already signed in as ``email`` (the token comes
-from the real ``POST /auth/tokens``); ``make_app(None)`` starts at the sign-in screen.
+from the real ``POST /auth/tokens``); ``make_app(None)`` starts at the sign-in screen;
+``make_app(section="manage")`` opens at that section rather than Status, for the tests that
+are about the section and not the way there (tests/app/test_keys_and_tabs.py is about that).
 Tokens go to an in-memory keyring, config to a temporary directory.
 """
 
@@ -114,7 +116,8 @@ def memory_keyring() -> MemoryKeyring:
 
 @pytest.fixture
 def make_app(backend, memory_keyring) -> Iterator[Callable[..., CreditsApp]]:
-    def make(email: str | None = "admin@demo.example", *, remember_token: bool = False) -> CreditsApp:
+    def make(email: str | None = "admin@demo.example", *, remember_token: bool = False,
+             section: str = "status") -> CreditsApp:
         token = None
         if email is not None:
             with TestClient(backend) as client:
@@ -123,6 +126,6 @@ def make_app(backend, memory_keyring) -> Iterator[Callable[..., CreditsApp]]:
                 token = response.json()["token"]
         connection = Connection(server=SERVER, email=email, token=token, remember_token=remember_token,
                                 transport=httpx.ASGITransport(app=backend))
-        return CreditsApp(connection, store=TokenStore(memory_keyring))
+        return CreditsApp(connection, store=TokenStore(memory_keyring), section=section)
 
     yield make

@@ -64,7 +64,7 @@ async def test_the_admin_sees_the_log_newest_first_within_80_columns(make_app):
 
 
 async def test_a_purchase_in_buy_is_at_the_top_of_audit_and_the_action_filter_narrows(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         buy = await open_buy(app, pilot)
         await type_text(pilot, "7")

@@ -10,11 +10,10 @@ from textual_plotext import PlotextPlot
 
 from credits_tui.api_client.models import AutoRechargeUpdate, TransactionQuery
 from credits_tui.runway import usage_window
-from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.transaction_table import TransactionTable
 from credits_tui.widgets.usage_chart import UsageChart
-from tests.support.pilot import manage_settled, wait_for
+from tests.support.pilot import manage_settled, open_manage, wait_for
 
 
 def runway(app) -> str:
@@ -89,16 +88,8 @@ async def test_status_still_fits_80_by_24_with_the_chart(make_app):
         assert all(len(line) <= chart.size.width for line in lines)
 
 
-async def open_manage(app, pilot) -> ManageScreen:
-    await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
-    await pilot.press("4")
-    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
-                   and app.screen.filter_bar.choices_loaded)
-    return app.screen
-
-
 async def test_manage_toggles_a_chart_that_follows_the_filters(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         chart = screen.query_one("#usage-chart", UsageChart)
@@ -122,7 +113,7 @@ async def test_manage_toggles_a_chart_that_follows_the_filters(make_app):
 
 
 async def test_manage_chart_fits_80_by_24_beside_the_rows(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_manage(app, pilot)
         await pilot.press("c")

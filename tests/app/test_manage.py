@@ -50,7 +50,7 @@ def newest_first(items: list[Transaction]) -> bool:
 
 
 async def test_first_page_is_the_newest_100_and_totals_match_the_default_frame(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         query = screen.current_query
@@ -76,14 +76,14 @@ async def test_first_page_is_the_newest_100_and_totals_match_the_default_frame(m
 
 
 async def test_support_staff_can_search_too(make_app):
-    app = make_app("support@demo.example")
+    app = make_app("support@demo.example", section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await assert_shows(app, screen)
 
 
 async def test_transaction_type_chosen_by_keyboard(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -106,7 +106,7 @@ async def test_transaction_type_chosen_by_keyboard(make_app):
      lambda t: t.user is not None and t.user.email == "marketing@demo.example"),
 ])
 async def test_each_filter_narrows_the_rows_and_the_totals(make_app, selector, value, expected, matches):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -122,7 +122,7 @@ async def test_each_filter_narrows_the_rows_and_the_totals(make_app, selector, v
 
 
 async def test_filters_combine(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -135,7 +135,7 @@ async def test_filters_combine(make_app):
 
 
 async def test_search_text_narrows_the_rows_and_the_totals(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -150,7 +150,7 @@ async def test_search_text_narrows_the_rows_and_the_totals(make_app):
 
 
 async def test_time_frames_all_time_versus_last_7_days(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -167,7 +167,7 @@ async def test_time_frames_all_time_versus_last_7_days(make_app):
 
 
 async def test_paging_forward_and_back_and_every_transaction_once(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -208,7 +208,7 @@ async def test_paging_forward_and_back_and_every_transaction_once(make_app):
 
 
 async def test_a_new_filter_starts_again_at_the_first_page(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -222,7 +222,7 @@ async def test_a_new_filter_starts_again_at_the_first_page(make_app):
 
 
 async def test_refresh_keeps_the_page(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -238,7 +238,7 @@ async def test_refresh_keeps_the_page(make_app):
 
 
 async def test_enter_shows_every_field_of_the_transaction(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -275,7 +275,7 @@ async def test_enter_shows_every_field_of_the_transaction(make_app):
 
 
 async def test_server_text_is_never_markup(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         item = rows(screen)[0].model_copy(update={"description": "a [/] b [bold]x", "reference": "[red"})
@@ -297,7 +297,7 @@ async def export_to(pilot, app, screen: ManageScreen, path) -> None:
 
 
 async def test_export_writes_every_matching_transaction(make_app, tmp_path):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -315,7 +315,7 @@ async def test_export_writes_every_matching_transaction(make_app, tmp_path):
 
 
 async def test_export_default_frame_matches_summary_and_asks_before_replacing(make_app, tmp_path):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         target = tmp_path / "recent.csv"
@@ -331,7 +331,7 @@ async def test_export_default_frame_matches_summary_and_asks_before_replacing(ma
 
 
 async def test_export_refuses_a_missing_folder_and_can_be_cancelled(make_app, tmp_path):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await export_to(pilot, app, screen, tmp_path / "nowhere" / "x.csv")
@@ -344,7 +344,7 @@ async def test_export_refuses_a_missing_folder_and_can_be_cancelled(make_app, tm
 
 
 async def test_a_failed_export_says_why_and_leaves_no_file(make_app, tmp_path, monkeypatch):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         notices: list[str] = []
@@ -364,7 +364,7 @@ async def test_a_failed_export_says_why_and_leaves_no_file(make_app, tmp_path, m
 
 
 async def test_a_bad_custom_date_says_so_and_keeps_working(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         before = [t.id for t in rows(screen)]
@@ -395,7 +395,7 @@ async def test_a_bad_custom_date_says_so_and_keeps_working(make_app):
 
 
 async def test_the_start_after_the_end_is_refused(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         screen.time_frame.set_dates("2026-02-01", "2026-01-01")
@@ -404,7 +404,7 @@ async def test_the_start_after_the_end_is_refused(make_app):
 
 
 async def test_typing_quickly_shows_the_last_text_never_a_late_stale_answer(make_app, monkeypatch):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -436,7 +436,7 @@ async def test_typing_quickly_shows_the_last_text_never_a_late_stale_answer(make
 
 
 async def test_letters_typed_in_search_do_not_page_or_export(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -459,7 +459,7 @@ def test_csv_records_are_counted_across_chunks_and_quoted_newlines():
 
 
 async def test_every_action_is_in_the_command_palette_and_the_footer(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -473,7 +473,7 @@ async def test_every_action_is_in_the_command_palette_and_the_footer(make_app):
 
 
 async def test_a_server_failure_is_readable_and_retry_recovers(make_app, monkeypatch):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         real = app.api.transactions
@@ -494,7 +494,7 @@ async def test_a_server_failure_is_readable_and_retry_recovers(make_app, monkeyp
 
 
 async def test_a_file_that_cannot_be_written_is_reported(make_app, tmp_path, monkeypatch):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         notices: list[str] = []
@@ -508,7 +508,7 @@ async def test_a_file_that_cannot_be_written_is_reported(make_app, tmp_path, mon
 
 
 async def test_around_80_columns_the_balance_is_never_under_the_scrollbar(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -525,7 +525,7 @@ async def test_around_80_columns_the_balance_is_never_under_the_scrollbar(make_a
 
 
 async def test_a_search_asks_for_its_rows_first_and_its_totals_once_they_are_in(make_app, monkeypatch):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         events: list[tuple[str, str | None]] = []
@@ -552,7 +552,7 @@ async def test_a_search_asks_for_its_rows_first_and_its_totals_once_they_are_in(
 
 
 async def test_a_resize_that_lays_the_columns_out_again_keeps_the_row_under_the_cursor(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)

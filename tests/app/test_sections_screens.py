@@ -62,7 +62,7 @@ async def test_status_names_the_card_and_types_as_billing_does(make_app):
 
 
 async def test_the_removal_answer_is_gone_after_leaving_billing(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_billing(app, pilot)
         note = screen.query_one("#billing-removal-note", Static)
@@ -77,7 +77,7 @@ async def test_the_removal_answer_is_gone_after_leaving_billing(make_app):
 
 
 async def test_the_card_form_has_cancel_left_save_right_over_the_dimmed_section(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_billing(app, pilot)
         await open_form(app, pilot, "e")
@@ -93,7 +93,7 @@ async def test_the_card_form_has_cancel_left_save_right_over_the_dimmed_section(
 
 
 async def test_an_invalid_card_field_keeps_its_text_visible(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_billing(app, pilot)
         form = await open_form(app, pilot, "c")
@@ -118,7 +118,7 @@ def amount_in_view(table: TransactionTable) -> bool:
 
 
 async def test_the_amount_column_stays_in_view_at_60_columns(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(60, 20)) as pilot:
         screen = await open_manage(app, pilot)
         table = screen.query_one(TransactionTable)
@@ -127,7 +127,7 @@ async def test_the_amount_column_stays_in_view_at_60_columns(make_app):
 
 
 async def test_types_are_capitalised_and_descriptions_end_in_an_ellipsis(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -144,7 +144,7 @@ async def test_types_are_capitalised_and_descriptions_end_in_an_ellipsis(make_ap
 
 
 async def test_all_time_is_named_once_and_the_page_bar_texts_keep_apart(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_manage(app, pilot)
         await all_time(pilot, screen)
@@ -159,7 +159,7 @@ async def test_all_time_is_named_once_and_the_page_bar_texts_keep_apart(make_app
 
 
 async def test_drop_down_options_take_one_line_each_at_80_columns(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_manage(app, pilot)
         select = screen.query_one("#user", Select)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import keyring.backends.fail
+import pytest
 from textual.widgets import Input, Static
 
 from credits_tui.app import Connection, CreditsApp
@@ -11,11 +12,13 @@ from credits_tui.auth.profiles import load_config
 from credits_tui.auth.tokens import SERVICE, TokenStore
 from credits_tui.messages import SessionExpired
 from credits_tui.screens.buy import BuyScreen
+from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.no_access import NoAccessScreen
 from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.unreachable import UnreachableScreen
 from credits_tui.widgets.error_banner import ErrorBanner
+from credits_tui.widgets.section_tabs import SectionTabs
 from tests.support.pilot import SERVER, sign_in, type_into, wait_for
 
 
@@ -242,3 +245,20 @@ async def test_a_server_without_a_scheme_is_taken_as_http(make_app):
         # The test transport reaches the backend whatever the address: what counts is the URL.
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
         assert app.connection.server == "http://localhost:1"
+
+
+async def test_an_app_opened_at_a_section_shows_it_after_sign_in_and_marks_its_tab(make_app):
+    app = make_app(None, section="manage")  # ``credits-tui --section manage``
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: sign_in_shown(app))
+        await sign_in(pilot, "admin@demo.example", "demo-password")
+        await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen))
+        assert app.screen.query_one(SectionTabs).active == "section-manage"
+        assert not any(isinstance(screen, StatusScreen) for screen in app.screen_stack)
+        await pilot.press("1")  # the other sections are a key away, as ever
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+
+
+def test_an_unknown_section_is_refused(backend):
+    with pytest.raises(ValueError, match="no section 'nowhere'"):
+        CreditsApp(Connection(server=SERVER, transport=httpx.ASGITransport(app=backend)), section="nowhere")

@@ -103,6 +103,14 @@ def test_login_refuses_a_server_that_is_not_a_url(cli):
     assert result.code == 2 and "http" in result.stderr
 
 
+def test_the_app_opens_at_a_named_section_and_an_unknown_one_is_a_usage_error(cli):
+    listed = cli.run("--help")
+    assert listed.code == 0 and "--section" in listed.stdout and "manage" in listed.stdout
+    result = cli.run("--section", "nowhere")
+    assert result.code == 2 and "nowhere" in result.stderr and "manage" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 # --- balance and buy ------------------------------------------------------------------------------
 
 

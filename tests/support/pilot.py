@@ -16,7 +16,7 @@ from credits_tui.screens.buy import BuyScreen
 from credits_tui.screens.card_form import CardFormScreen
 from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.sign_in import SignInScreen
-from credits_tui.screens.status import StatusScreen
+from credits_tui.sections import section_for
 from credits_tui.timeframes import ALL_TIME
 from credits_tui.widgets.card_form import CardForm
 
@@ -69,10 +69,19 @@ async def sign_in(pilot, email: str, password: str) -> None:
 # --- Buy Credits ------------------------------------------------------------------------------
 
 
+async def open_section(app, pilot, mode: str) -> None:
+    """Show the section ``mode``: an app opened at it (``make_app(section=...)``) is there once
+    signed in; from Status, its number is pressed as a person would."""
+    await wait_for(pilot, lambda: app.current_mode in ("status", mode))
+    if app.current_mode != mode:
+        section = section_for(mode)
+        assert section is not None
+        await pilot.press(str(section.number))
+
+
 async def open_buy(app, pilot) -> BuyScreen:
-    """From Status, press 3 and wait for the account to load."""
-    await wait_for(pilot, lambda: app.current_mode == "status")
-    await pilot.press("3")
+    """Show Buy Credits and wait for the account to load."""
+    await open_section(app, pilot, "buy")
     await wait_for(pilot, lambda: isinstance(app.screen, BuyScreen) and app.screen._status is not None)
     return app.screen
 
@@ -89,9 +98,8 @@ async def purchase_count(app) -> int:
 
 
 async def open_billing(app, pilot) -> BillingScreen:
-    """Start on Status (signed in), then press 2 as a person would."""
-    await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
-    await pilot.press("2")
+    """Show Billing and wait for the card and invoices to load."""
+    await open_section(app, pilot, "billing")
     await wait_for(pilot, lambda: isinstance(app.screen, BillingScreen) and app.screen.loaded)
     return app.screen
 
@@ -117,8 +125,7 @@ def manage_settled(screen) -> bool:
 
 
 async def open_manage(app, pilot) -> ManageScreen:
-    await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
-    await pilot.press("4")
+    await open_section(app, pilot, "manage")
     await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
                    and app.screen.filter_bar.choices_loaded)
     return app.screen
