@@ -7,18 +7,14 @@ from decimal import Decimal
 from textual.widgets import Button, SelectionList, Static, Switch
 
 from credits_tui.screens.billing import BillingScreen
-from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.alerts_panel import AlertsPanel
 from credits_tui.widgets.amount_input import MoneyInput
 from credits_tui.widgets.auto_recharge_panel import AutoRechargePanel
-from tests.support.pilot import wait_for
+from tests.support.pilot import open_billing, wait_for
 
 
 async def open_panels(app, pilot) -> tuple[BillingScreen, AutoRechargePanel, AlertsPanel]:
-    await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
-    await pilot.press("2")
-    await wait_for(pilot, lambda: isinstance(app.screen, BillingScreen) and app.screen.loaded)
-    screen = app.screen
+    screen = await open_billing(app, pilot)
     rule, alerts = screen.query_one(AutoRechargePanel), screen.query_one(AlertsPanel)
     await wait_for(pilot, lambda: rule.rule is not None and alerts.settings is not None)
     return screen, rule, alerts
@@ -34,7 +30,7 @@ async def retype(pilot, field: MoneyInput, text: str) -> None:
 
 
 async def test_admin_turns_auto_recharge_off_and_on_with_new_amounts(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         _, panel, _ = await open_panels(app, pilot)
         switch = panel.query_one("#ar-enabled", Switch)
@@ -62,7 +58,7 @@ async def test_admin_turns_auto_recharge_off_and_on_with_new_amounts(make_app):
 
 
 async def test_amounts_are_checked_as_typed_and_nothing_is_sent_while_wrong(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         _, panel, _ = await open_panels(app, pilot)
         to = panel.query_one("#ar-recharge_to", MoneyInput)
@@ -82,7 +78,7 @@ async def test_amounts_are_checked_as_typed_and_nothing_is_sent_while_wrong(make
 
 async def test_the_servers_refusal_shows_on_the_switch_it_is_about(make_app):
     # Other Co. has no card on file: the server refuses to turn auto-recharge on (409 card_required).
-    app = make_app("other-admin@demo.example")
+    app = make_app("other-admin@demo.example", section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         _, panel, _ = await open_panels(app, pilot)
         assert panel.query_one("#ar-enabled", Switch).value is False
@@ -98,7 +94,7 @@ async def test_the_servers_refusal_shows_on_the_switch_it_is_about(make_app):
 
 
 async def test_support_sees_both_panels_read_only(make_app):
-    app = make_app("support@demo.example")
+    app = make_app("support@demo.example", section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         screen, rule, alerts = await open_panels(app, pilot)
         assert rule.query_one("#ar-threshold", MoneyInput).value == "500.00"
@@ -113,7 +109,7 @@ async def test_support_sees_both_panels_read_only(make_app):
 
 
 async def test_alert_threshold_and_recipients_are_saved(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         _, _, panel = await open_panels(app, pilot)
         users = {user.email: user.id for user in (await app.api.users()).items}

@@ -14,22 +14,14 @@ from credits_tui.api_client.models import TransactionType
 from credits_tui.screens.export_csv import ExportCsv
 from credits_tui.screens.manage import ManageScreen
 from credits_tui.screens.receipt import ReceiptScreen
-from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
-from credits_tui.timeframes import ALL_TIME
 from credits_tui.widgets.transaction_table import TransactionTable
-from tests.support.pilot import manage_settled, wait_for
+from tests.support.pilot import all_time, manage_settled, open_manage, wait_for
 
 
 async def open_all_time(app, pilot) -> ManageScreen:
-    await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
-    await pilot.press("4")
-    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
-                   and app.screen.filter_bar.choices_loaded)
-    screen = app.screen
-    screen.time_frame.set_frame(ALL_TIME)
-    await pilot.pause()
-    await wait_for(pilot, lambda: manage_settled(screen))
+    screen = await open_manage(app, pilot)
+    await all_time(pilot, screen)
     return screen
 
 
@@ -50,7 +42,7 @@ def shown_text(dialog: ReceiptScreen) -> str:
 
 
 async def test_enter_on_a_purchase_shows_its_receipt_and_saves_the_pdf(make_app, tmp_path):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_all_time(app, pilot)
         # The demo's latest card charges are auto-recharges: buy, so the newest row is a purchase.
@@ -91,7 +83,7 @@ async def test_enter_on_a_purchase_shows_its_receipt_and_saves_the_pdf(make_app,
 
 
 async def test_a_usage_row_offers_no_receipt(make_app):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_all_time(app, pilot)
         usage = await enter_on_first(pilot, screen, TransactionType.usage)
@@ -105,7 +97,7 @@ async def test_a_usage_row_offers_no_receipt(make_app):
 
 
 async def test_a_receipt_that_cannot_be_loaded_says_so_and_retries(make_app, monkeypatch):
-    app = make_app()
+    app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_all_time(app, pilot)
         real = app.api.receipt
