@@ -12,6 +12,7 @@ Tokens go to an in-memory keyring, config to a temporary directory.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from textual.css.model import RuleSet
 from textual.css.stylesheet import Stylesheet
@@ -95,16 +97,39 @@ def seeded_templates(tmp_path_factory) -> Callable[[datetime | None], Path]:
     return template
 
 
-@pytest.fixture
-def backend(clock, tmp_path, seeded_templates):
-    """The reference backend on a seeded SQLite file (Demo Co. with 300 transactions), the test's own."""
-    template = seeded_templates(clock)
-    for suffix in ("", "-wal", "-shm"):  # the whole database, should SQLite have left a journal
-        if (source := Path(f"{template}{suffix}")).exists():
-            shutil.copyfile(source, tmp_path / f"credits.db{suffix}")
-    url = f"sqlite:///{tmp_path / 'credits.db'}"
+@pytest.fixture(scope="session")
+def _one_backend(tmp_path_factory) -> Iterator[tuple[Path, Database, FastAPI]]:
+    """The reference backend of this test process: one app over one database file.
+
+    A new FastAPI app builds every route (its dependencies and pydantic validators) on its
+    first requests, about a fifth of a second of CPU; made once, the app tests pay it once.
+    The app holds nothing of its own between requests (its services keep all state in the
+    database), so each test gets a fresh database under the same app: see ``backend``.
+    """
+    path = tmp_path_factory.mktemp("backend") / "credits.db"
+    url = f"sqlite:///{path}"
     database = Database(url)
-    app = create_app(Settings(database_url=url), database=database, migrate=False)  # the template is migrated
+    yield path, database, create_app(Settings(database_url=url), database=database, migrate=False)
+    database.dispose()
+
+
+@pytest.fixture
+def backend(clock, seeded_templates, _one_backend) -> Iterator[FastAPI]:
+    """The reference backend on a seeded SQLite file (Demo Co. with 300 transactions), the test's own.
+
+    The seeded copy is moved into place under the app's file name (``os.replace``): a request
+    of the last test still running in a thread keeps the old file, which nothing reads again.
+    """
+    path, database, app = _one_backend
+    template = seeded_templates(clock)
+    database.dispose()  # the next connection opens the new file
+    for suffix in ("-wal", "-shm", ""):  # the whole database, should SQLite have left a journal
+        source, target = Path(f"{template}{suffix}"), Path(f"{path}{suffix}")
+        if source.exists():
+            shutil.copyfile(source, target.with_name(target.name + ".new"))
+            os.replace(target.with_name(target.name + ".new"), target)
+        else:
+            target.unlink(missing_ok=True)
     yield app
     database.dispose()
 

@@ -404,9 +404,9 @@ async def test_another_sign_in_gets_a_fresh_screen(make_app):
         assert not screen.query(AmountInput)
 
 
-async def test_the_servers_configured_maximum_is_checked_as_you_type(make_app, backend):
+async def test_the_servers_configured_maximum_is_checked_as_you_type(make_app, backend, monkeypatch):
     """The account status says the server's maximum: an amount above it never opens the confirm."""
-    backend.state.settings.max_purchase = Decimal("500.00")
+    monkeypatch.setattr(backend.state.settings, "max_purchase", Decimal("500.00"))  # this test's only
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
