@@ -2,7 +2,7 @@
 
     python -m benchmarks                                   # 1,000,000 rows, SQLite
     python -m benchmarks --postgres-url postgresql+psycopg://...   # and PostgreSQL
-    python -m benchmarks --quick                           # 5,000 rows, few runs (CI)
+    python -m benchmarks --quick                           # 2,000 rows, one run (CI)
 
 For each database the runner seeds Demo Co. with N transactions into a fresh database (a
 file in a temp dir; a schema of its own on PostgreSQL, dropped afterwards) and times it,
@@ -16,6 +16,7 @@ starts one). The exit status is 0 even when targets are missed: the table is the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -101,14 +102,16 @@ def run(kind: str, postgres_url: str | None, args: argparse.Namespace,
         with fresh_database(kind, postgres_url, workdir) as url:
             print(f"{kind}: seeding {args.transactions:,} transactions…", file=sys.stderr, flush=True)
             rows.append((kind, seed(kind, url, args.transactions)))
-            context = Context(kind, url, args.transactions, args.runs, args.quick, workdir)
-            for name, benchmark in modules:
-                print(f"{kind}: {name}…", file=sys.stderr, flush=True)
-                try:
-                    rows += [(kind, row) for row in benchmark(context)]
-                except Exception as error:
-                    traceback.print_exc()
-                    rows.append((kind, Row(f"{name}: failed", None, "", 0, note=f"{type(error).__name__}: {error}")))
+            with contextlib.ExitStack() as stack:
+                context = Context(kind, url, args.transactions, args.runs, args.quick, workdir, stack)
+                for name, benchmark in modules:
+                    print(f"{kind}: {name}…", file=sys.stderr, flush=True)
+                    try:
+                        rows += [(kind, row) for row in benchmark(context)]
+                    except Exception as error:
+                        traceback.print_exc()
+                        rows.append((kind, Row(f"{name}: failed", None, "", 0,
+                                               note=f"{type(error).__name__}: {error}")))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return rows
@@ -145,17 +148,18 @@ def table(rows: list[tuple[str, Row]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes and few runs (CI)")
-    parser.add_argument("--transactions", type=int, help="rows to seed (default 1,000,000; 5,000 with --quick)")
-    parser.add_argument("--runs", type=int, help="timed runs per measure (default 50; 5 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes and one run per measure: that every measure still runs (CI)")
+    parser.add_argument("--transactions", type=int, help="rows to seed (default 1,000,000; 2,000 with --quick)")
+    parser.add_argument("--runs", type=int, help="timed runs per measure (default 50; 1 with --quick)")
     parser.add_argument("--postgres-url", default=os.environ.get("CREDITS_BENCH_POSTGRES_URL"),
                         help="also run on this PostgreSQL database (default: $CREDITS_BENCH_POSTGRES_URL)")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--only", metavar="NAME[,NAME...]",
                         help="just these modules (e.g. startup,keystroke); the seeding row is always measured")
     args = parser.parse_args()
-    args.transactions = args.transactions or (5_000 if args.quick else 1_000_000)
-    args.runs = args.runs or (5 if args.quick else 50)
+    args.transactions = args.transactions or (2_000 if args.quick else 1_000_000)
+    args.runs = args.runs or (1 if args.quick else 50)
     kinds = ([] if args.no_sqlite else ["sqlite"]) + (["postgresql"] if args.postgres_url else [])
     if not kinds:
         parser.error("--no-sqlite needs --postgres-url")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from benchmarks.suite import Context, Row, Server, p50_p95, served
+from benchmarks.suite import Context, Row, Server, p50_p95
 
 if TYPE_CHECKING:  # the app is imported when a measure starts, not when the runner lists modules
     from textual.pilot import Pilot
@@ -67,9 +67,8 @@ async def until(condition: Callable[[], bool], timeout: float = TIMEOUT_S) -> No
 def signed_in_app(server: Server) -> CreditsApp:
     from credits_tui.app import Connection, CreditsApp
     from credits_tui.auth.tokens import TokenStore
-    from credits_tui.backend.demo import DEMO_ADMIN
 
-    connection = Connection(server.origin, DEMO_ADMIN, server.token, remember_token=False)
+    connection = Connection(server.origin, server.email, server.token, remember_token=False)
     return CreditsApp(connection, store=TokenStore())
 
 
@@ -138,8 +137,8 @@ async def measure(server: Server, words: tuple[str, ...]) -> Timings:
 
 def benchmark(context: Context) -> list[Row]:
     words = WORDS[:1] if context.quick else WORDS * max(1, context.runs // 25)
-    with served(context.database_url) as server, private_config(str(context.workdir)):
-        timings = asyncio.run(measure(server, words))
+    with private_config(str(context.workdir)):
+        timings = asyncio.run(measure(context.server, words))
     p50, p95 = p50_p95([s * 1000 for s in timings.keystrokes])
     floor50, floor95 = p50_p95([s * 1000 for s in timings.floors])
     note = (f"{len(timings.keystrokes)} keystrokes, {context.transactions:,} transactions; "

@@ -3,7 +3,8 @@
 Both are whole processes as a user starts them, timed against a floor started the same way
 and measured in the same run, alternating (paired) so that the machine's load hits both
 alike; the figure is the median. Byte-code is written and reused as in a user's install
-(PYTHONDONTWRITEBYTECODE unset, one warm-up run first).
+(PYTHONDONTWRITEBYTECODE unset, one warm-up run first; none with ``--quick``, whose one run
+only shows that the measure still works).
 
 - CLI: ``credits-tui balance --json`` against a served backend (CREDITS_TUI_SERVER and
   CREDITS_TUI_TOKEN), floor ``python -c "import httpx, pydantic, keyring"``.
@@ -24,7 +25,7 @@ import statistics
 import sys
 import time
 
-from benchmarks.suite import Context, Row, python_env, served, timed_command
+from benchmarks.suite import Context, Row, python_env, timed_command
 
 CLI_TARGET_RATIO = 1.2
 TUI_TARGET_S = 0.8
@@ -34,9 +35,11 @@ _ANSI = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\
 _BALANCE_SHOWN = re.compile(rb"Expires \d\d/\d{4}")
 
 
-def _paired(first: list[str], second: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
-    timed_command(first, env)
-    timed_command(second, env)
+def _paired(first: list[str], second: list[str], env: dict[str, str], runs: int,
+            warm_ups: int) -> tuple[float, float]:
+    for _ in range(warm_ups):
+        timed_command(first, env)
+        timed_command(second, env)
     a, b = [], []
     for _ in range(runs):
         a.append(timed_command(first, env))
@@ -74,23 +77,23 @@ def _tui_until_balance(env: dict[str, str]) -> float | None:
 
 
 def benchmark(context: Context) -> list[Row]:
-    runs = 2 if context.quick else 15
-    env = python_env()
+    runs, warm_ups = (1, 0) if context.quick else (15, 1)
     python = sys.executable
-    with served(context.database_url) as server:
-        env.update(CREDITS_TUI_SERVER=server.origin, CREDITS_TUI_TOKEN=server.token)
-        cli, cli_floor = _paired([python, "-m", "credits_tui.cli", "balance", "--json"],
-                                 [python, "-c", "import httpx, pydantic, keyring"], env, runs)
-        import_textual = [python, "-c", "import textual.app"]
+    server = context.server
+    env = {**python_env(), "CREDITS_TUI_SERVER": server.origin, "CREDITS_TUI_TOKEN": server.token}
+    cli, cli_floor = _paired([python, "-m", "credits_tui.cli", "balance", "--json"],
+                             [python, "-c", "import httpx, pydantic, keyring"], env, runs, warm_ups)
+    import_textual = [python, "-c", "import textual.app"]
+    for _ in range(warm_ups):
         timed_command(import_textual, env)
         _tui_until_balance(env)
-        tui: list[float] = []
-        floor: list[float] = []
-        for _ in range(runs):
-            shown = _tui_until_balance(env)
-            if shown is not None:
-                tui.append(shown)
-            floor.append(timed_command(import_textual, env))
+    tui: list[float] = []
+    floor: list[float] = []
+    for _ in range(runs):
+        shown = _tui_until_balance(env)
+        if shown is not None:
+            tui.append(shown)
+        floor.append(timed_command(import_textual, env))
     tui_figure = statistics.median(tui) if tui else None
     textual_floor = statistics.median(floor)
     missed = runs - len(tui)

@@ -6,14 +6,16 @@ A benchmark module in ``benchmarks/`` joins ``python -m benchmarks`` by defining
 
 The runner calls it once per database (SQLite, then PostgreSQL when a URL is given), after
 seeding Demo Co. with ``context.transactions`` rows into ``context.database_url``; the
-module may start ``served(context)`` for HTTP, and must leave the database usable for the
-next module (adding rows is fine). Sizes and repetitions come from the context, so
-``--quick`` (a few thousand rows, a few runs) keeps CI fast.
+module may use ``context.server`` (that database served with one worker, started once for
+all the modules of the run), ``context.serving(workers)`` or ``served(...)`` for HTTP, and
+must leave the database usable for the next module (adding rows is fine). Sizes and
+repetitions come from the context, so ``--quick`` (2,000 rows, one run) keeps CI fast.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import statistics
 import subprocess
@@ -25,8 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD
-from credits_tui.embedded import free_port
+WARM_UPS = 3
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,26 @@ class Context:
     runs: int  # timed repetitions per measure (after a warm-up)
     quick: bool
     workdir: Path  # scratch space that outlives the module (removed by the runner)
+    stack: contextlib.ExitStack  # what the runner closes after the last module (the shared server)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database == "sqlite"
+
+    @property
+    def warm_ups(self) -> int:
+        """Untimed requests before a query shape's timed ones (caches, psycopg's prepared statements)."""
+        return 1 if self.quick else WARM_UPS
+
+    @functools.cached_property
+    def server(self) -> Server:
+        """``database_url`` served with one worker: started when a module first asks, then shared
+        (each start costs seconds of CPU importing the backend)."""
+        return self.stack.enter_context(served(self.database_url))
+
+    def serving(self, workers: int) -> contextlib.AbstractContextManager[Server]:
+        """``database_url`` served with ``workers`` workers: the shared server when one will do."""
+        return contextlib.nullcontext(self.server) if workers == 1 else served(self.database_url, workers=workers)
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,7 @@ class Server:
     base_url: str  # ends in /api/v1
     token: str  # the demo admin's
     pid: int  # the serving process (its CPU time is a figure of its own)
+    email: str  # whom the token signs in (the demo admin)
 
     @property
     def origin(self) -> str:
@@ -102,23 +120,30 @@ class Server:
 @contextlib.contextmanager
 def served(database_url: str, *, workers: int = 1) -> Iterator[Server]:
     """``credits-tui serve`` on a free loopback port, with the demo admin signed in."""
+    # Imported here, not with the module: the backend takes seconds of CPU to import, and the
+    # app's own processes (benchmarks.memory) import this module without serving anything.
+    from credits_tui.backend.demo import DEMO_ADMIN, DEMO_PASSWORD
+    from credits_tui.embedded import free_port
+
     port = free_port()
     command = [sys.executable, "-m", "credits_tui.cli", "serve", "--port", str(port), "--log-level", "warning",
                "--workers", str(workers)]
-    process = subprocess.Popen(command, env={**os.environ, "CREDITS_DATABASE_URL": database_url})
+    process = subprocess.Popen(command, env={**python_env(), "CREDITS_DATABASE_URL": database_url})
     try:
         base = f"http://127.0.0.1:{port}/api/v1"
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                answer = httpx.post(f"{base}/auth/tokens", json={"email": DEMO_ADMIN, "password": DEMO_PASSWORD})
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        # One client for every attempt: a new one each time loads the TLS context again (tens of ms of CPU).
+        with httpx.Client(base_url=base) as client:
+            while True:
+                try:
+                    answer = client.post("/auth/tokens", json={"email": DEMO_ADMIN, "password": DEMO_PASSWORD})
+                    break
+                except httpx.TransportError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
         answer.raise_for_status()
-        yield Server(base, answer.json()["token"], process.pid)
+        yield Server(base, answer.json()["token"], process.pid, DEMO_ADMIN)
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -32,7 +32,7 @@ from sqlalchemy import event
 if not __package__:  # run as a script, or imported by one: the repository root holds the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.suite import Context, Row, p50_p95, served
+from benchmarks.suite import WARM_UPS, Context, Row, p50_p95, served
 from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
@@ -99,8 +99,8 @@ def shapes(client: httpx.Client | TestClient, depth: int = 20) -> dict[str, tupl
     }
 
 
-def measure(client: httpx.Client, path: str, params: dict, runs: int) -> list[float]:
-    for _ in range(3):  # warm caches
+def measure(client: httpx.Client, path: str, params: dict, runs: int, warm_ups: int) -> list[float]:
+    for _ in range(warm_ups):
         client.get(path, params=params).raise_for_status()
     timings = []
     for _ in range(runs):
@@ -142,8 +142,8 @@ def in_process(url: str) -> Iterator[tuple[TestClient, list[str]]]:
         database.dispose()
 
 
-def cost(client: TestClient, executed: list[str], path: str, params: dict, runs: int) -> Cost:
-    for _ in range(3):  # warm caches (and let psycopg prepare the statement)
+def cost(client: TestClient, executed: list[str], path: str, params: dict, runs: int, warm_ups: int) -> Cost:
+    for _ in range(warm_ups):
         client.get(path, params=params).raise_for_status()
     executed.clear()
     client.get(path, params=params).raise_for_status()
@@ -159,8 +159,8 @@ def cost(client: TestClient, executed: list[str], path: str, params: dict, runs:
 def server_costs(context: Context, depth: int) -> list[Row]:
     """Statements and server CPU per request, for the worst shape, beside GET /me's."""
     with in_process(context.database_url) as (client, executed):
-        floor = cost(client, executed, "/me", {}, context.runs)
-        costs = {name: cost(client, executed, path, params, context.runs)
+        floor = cost(client, executed, "/me", {}, context.runs, context.warm_ups)
+        costs = {name: cost(client, executed, path, params, context.runs, context.warm_ups)
                  for name, (path, params) in shapes(client, depth).items()}
     # An empty answer to a user filter takes a second statement, by design: is the user unknown?
     counted = [name for name in costs if "who has none" not in name]
@@ -178,10 +178,10 @@ def server_costs(context: Context, depth: int) -> list[Row]:
 def benchmark(context: Context) -> list[Row]:
     rows = []
     depth = max(1, min(20, context.transactions // 1000))
-    with served(context.database_url) as server, server.client() as client:
-        floor_p50, floor = p50_p95(measure(client, "/me", {}, context.runs))
+    with context.server.client() as client:
+        floor_p50, floor = p50_p95(measure(client, "/me", {}, context.runs, context.warm_ups))
         for name, (path, params) in shapes(client, depth).items():
-            p50, p95 = p50_p95(measure(client, path, params, context.runs))
+            p50, p95 = p50_p95(measure(client, path, params, context.runs, context.warm_ups))
             rows.append(Row(f"search p95 · {name}", p95, "ms", TARGET_P95_MS, floor=floor,
                             floor_name="GET /me p95", note=f"p50 {p50:.1f} ms (GET /me p50 {floor_p50:.1f} ms)"))
     return rows + server_costs(context, depth)
@@ -201,7 +201,7 @@ def main() -> int:
         print(f"{'shape':44} {'p50 ms':>8} {'p95 ms':>8}")
         worst = 0.0
         for name, (path, params) in shapes(client).items():
-            timings = sorted(measure(client, path, params, args.runs))
+            timings = sorted(measure(client, path, params, args.runs, WARM_UPS))
             p50 = statistics.median(timings)
             p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
             worst = max(worst, p95)

@@ -32,7 +32,7 @@ import httpx
 if not __package__:  # run as a script: the repository root holds the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.suite import Context, Row, Server, p50_p95, served
+from benchmarks.suite import WARM_UPS, Context, Row, Server, p50_p95, served
 from benchmarks.transactions_latency import iso, measure, seed
 from credits_tui.backend.demo import DEMO_ADMIN
 
@@ -81,12 +81,13 @@ class Figures:
     entries: int  # days x process types in the answer (0 for GET /me)
 
 
-def take(client: httpx.Client, server: Server, path: str, params: dict[str, Any], runs: int) -> Figures:
+def take(client: httpx.Client, server: Server, path: str, params: dict[str, Any], runs: int,
+         warm_ups: int) -> Figures:
     entries = len(client.get(path, params=params).raise_for_status().json().get("days", []))
     before = cpu_seconds(server.pid)
-    timings = measure(client, path, params, runs)
+    timings = measure(client, path, params, runs, warm_ups)
     after = cpu_seconds(server.pid)
-    requests = runs + 3  # measure() makes 3 warm-up requests first
+    requests = runs + warm_ups
     cpu = (after - before) * 1000 / requests if before is not None and after is not None else None
     p50, p95 = p50_p95(timings)
     return Figures(p50, p95, cpu, entries)
@@ -96,15 +97,15 @@ def _cpu(figures: Figures) -> str:
     return "—" if figures.cpu_ms is None else f"{figures.cpu_ms:.1f}"
 
 
-def run(database_url: str, runs: int) -> tuple[Figures, dict[str, Figures]]:
+def run(server: Server, runs: int, warm_ups: int) -> tuple[Figures, dict[str, Figures]]:
     """GET /me (the floor) and every shape, against one server, in one run."""
-    with served(database_url) as server, server.client() as client:
-        floor = take(client, server, "/me", {}, runs)
-        return floor, {name: take(client, server, PATH, params, runs) for name, params in shapes().items()}
+    with server.client() as client:
+        floor = take(client, server, "/me", {}, runs, warm_ups)
+        return floor, {name: take(client, server, PATH, params, runs, warm_ups) for name, params in shapes().items()}
 
 
 def benchmark(context: Context) -> list[Row]:
-    floor, figures = run(context.database_url, context.runs)
+    floor, figures = run(context.server, context.runs, context.warm_ups)
     rows = [Row(f"usage/daily p95 · {name}", f.p95, "ms", TARGET_MS, floor=floor.p95, floor_name="GET /me p95",
                 note=f"p50 {f.p50:.1f} ms; server CPU {_cpu(f)} ms/request (GET /me {_cpu(floor)}); "
                      f"{f.entries} entries")
@@ -128,7 +129,8 @@ def main() -> int:
     url = args.database_url or (
         f"sqlite:///{Path(tempfile.gettempdir()) / f'credits-bench-usage-{args.transactions}.db'}")
     seed(url, args.transactions)
-    floor, figures = run(url, args.runs)
+    with served(url) as server:
+        floor, figures = run(server, args.runs, WARM_UPS)
     print(f"\n{args.transactions:,} transactions, {args.runs} runs each, GET {PATH} over HTTP on loopback"
           f"\n(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; 'entries' = days x process types)")
     print(f"{'shape':46} {'entries':>7} {'p50 ms':>8} {'p95 ms':>8} {'server CPU ms':>14}")
