@@ -52,7 +52,7 @@ async def back_on_billing(app, pilot, condition=lambda screen: True) -> BillingS
 
 
 async def test_billing_shows_the_card_on_file_with_its_actions(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_billing(app, pilot)
         text = card_shown(screen)
@@ -70,7 +70,7 @@ async def test_billing_shows_the_card_on_file_with_its_actions(make_app):
 
 
 async def test_edit_changes_the_name_and_expiry_with_a_patch_of_only_those(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         sent = spy(app, "patch_card")
@@ -94,7 +94,7 @@ async def test_edit_changes_the_name_and_expiry_with_a_patch_of_only_those(make_
 
 
 async def test_edit_of_the_address_sends_the_address_only(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         sent = spy(app, "patch_card")
@@ -108,7 +108,7 @@ async def test_edit_of_the_address_sends_the_address_only(make_app):
 
 
 async def test_replace_puts_a_new_card_and_never_shows_its_number(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         form = await open_form(app, pilot, "c")
@@ -132,7 +132,7 @@ async def test_replace_puts_a_new_card_and_never_shows_its_number(make_app):
 
 
 async def test_a_bad_card_field_shows_its_message_and_sends_nothing(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         sent = spy(app, "put_card")
@@ -151,7 +151,7 @@ async def test_a_bad_card_field_shows_its_message_and_sends_nothing(make_app):
 
 
 async def test_a_bad_address_field_shows_its_message_and_sends_nothing(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         sent = spy(app, "put_card")
@@ -172,7 +172,7 @@ async def test_a_bad_address_field_shows_its_message_and_sends_nothing(make_app)
 
 
 async def test_edit_refuses_an_expiry_in_the_past(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         sent = spy(app, "patch_card")
@@ -187,7 +187,7 @@ async def test_edit_refuses_an_expiry_in_the_past(make_app):
 
 async def test_the_later_declining_test_card_is_saved_declines_come_with_charges(make_app):
     # 4000000000000341 passes the check at save (DESIGN §7); only its charges are declined.
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         await open_form(app, pilot, "c")
@@ -198,7 +198,7 @@ async def test_the_later_declining_test_card_is_saved_declines_come_with_charges
 
 
 async def test_escape_cancels_and_sends_nothing(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         sent = spy(app, "put_card")
@@ -210,7 +210,7 @@ async def test_escape_cancels_and_sends_nothing(make_app):
 
 
 async def test_saving_shows_its_state_and_a_second_submit_sends_nothing(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         release = asyncio.Event()
@@ -242,7 +242,7 @@ async def test_saving_shows_its_state_and_a_second_submit_sends_nothing(make_app
 
 
 async def test_a_server_refusal_of_a_field_shows_under_that_field(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
 
@@ -261,7 +261,7 @@ async def test_a_server_refusal_of_a_field_shows_under_that_field(make_app):
 
 
 async def test_other_failures_are_shown_in_the_dialog(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
 
@@ -279,7 +279,7 @@ async def test_other_failures_are_shown_in_the_dialog(make_app):
 
 
 async def test_remove_card_shows_the_accounting_contact(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_billing(app, pilot)
         note = screen.query_one("#billing-removal-note", Static)
@@ -292,7 +292,7 @@ async def test_remove_card_shows_the_accounting_contact(make_app):
 
 
 async def test_remove_card_button_by_tab_and_enter(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_billing(app, pilot)
         assert screen.focused is screen.query_one("#card-edit", Button)
@@ -304,7 +304,7 @@ async def test_remove_card_button_by_tab_and_enter(make_app):
 
 
 async def test_support_sees_the_card_but_cannot_change_it(make_app):
-    app = make_app("support@demo.example")
+    app = make_app("support@demo.example", section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_billing(app, pilot)
         assert "Visa ending 4242" in card_shown(screen)
@@ -318,7 +318,7 @@ async def test_support_sees_the_card_but_cannot_change_it(make_app):
 
 
 async def test_other_co_admin_has_no_card_and_adds_one(make_app):
-    app = make_app("other-admin@demo.example")
+    app = make_app("other-admin@demo.example", section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_billing(app, pilot)
         assert NO_CARD in card_shown(screen)
@@ -339,7 +339,7 @@ async def test_other_co_admin_has_no_card_and_adds_one(make_app):
 
 
 async def test_enter_on_an_empty_add_form_marks_the_field_and_sends_nothing(make_app):
-    app = make_app("other-admin@demo.example")
+    app = make_app("other-admin@demo.example", section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_billing(app, pilot)
         sent = spy(app, "put_card")
@@ -384,7 +384,7 @@ def add_invoices(backend) -> None:
 
 async def test_past_invoices_with_the_lines_of_the_highlighted_one(make_app, backend):
     add_invoices(backend)
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_billing(app, pilot)
         table = screen.query_one("#billing-invoices", DataTable)
@@ -416,7 +416,7 @@ def rendered(static: Static) -> str:
 
 async def test_the_lines_name_a_failed_payment_and_server_text_is_not_markup(make_app, backend):
     add_invoices(backend)
-    app = make_app("support@demo.example")
+    app = make_app("support@demo.example", section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_billing(app, pilot)
         table = screen.query_one("#billing-invoices", DataTable)
@@ -431,7 +431,7 @@ async def test_the_lines_name_a_failed_payment_and_server_text_is_not_markup(mak
 
 
 async def test_the_command_palette_offers_the_card_actions(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_billing(app, pilot)
         titles = {command.title for command in screen.section_commands()}

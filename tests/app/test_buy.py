@@ -26,7 +26,7 @@ def card_input(number: str) -> CardInput:
 
 
 async def test_opens_with_the_amount_field_focused_also_when_switched_to_again(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         assert screen.focused is screen.query_one("#amount", AmountInput)
@@ -41,7 +41,7 @@ async def test_opens_with_the_amount_field_focused_also_when_switched_to_again(m
 
 
 async def test_a_purchase_raises_the_balance_by_exactly_the_amount(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         before, purchases = await balance(app), await purchase_count(app)
@@ -67,7 +67,7 @@ async def test_a_purchase_raises_the_balance_by_exactly_the_amount(make_app):
 
 
 async def test_y_confirms(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         before = await balance(app)
@@ -80,7 +80,7 @@ async def test_y_confirms(make_app):
 
 
 async def test_n_and_escape_cancel_without_buying(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         before, purchases = await balance(app), await purchase_count(app)
@@ -99,7 +99,7 @@ async def test_n_and_escape_cancel_without_buying(make_app):
 
 
 async def test_quick_amount_buttons_fill_the_field(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         await pilot.click("#quick-250")
@@ -115,7 +115,7 @@ async def test_quick_amount_buttons_fill_the_field(make_app):
 async def test_invalid_amounts_show_why_and_enter_does_not_confirm(make_app):
     # Each amount the field refuses, and why, is tests/app/test_amount_input_widget.py's (the
     # field alone); here Buy Credits shows the field's message and Enter does not confirm.
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         field = screen.query_one("#amount", AmountInput)
@@ -143,7 +143,7 @@ async def test_letters_are_not_typed_into_the_amount(make_app):
     """The field takes an amount's characters only: r and ? reach the app, q and e do nothing."""
     from credits_tui.screens.help import HelpScreen
 
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         field = screen.query_one("#amount", AmountInput)
@@ -176,7 +176,7 @@ async def test_a_declined_card_shows_the_message_and_changes_nothing(make_app):
 
 
 async def test_without_a_card_the_screen_leads_to_billing(make_app):
-    app = make_app("other-admin@demo.example")
+    app = make_app("other-admin@demo.example", section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         assert screen.query_one("#no-card").display
@@ -189,7 +189,7 @@ async def test_without_a_card_the_screen_leads_to_billing(make_app):
 
 async def test_a_card_required_answer_leads_to_billing(make_app):
     """The card went away after the screen loaded: the server's 402 card_required."""
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
 
@@ -209,7 +209,7 @@ async def test_a_card_required_answer_leads_to_billing(make_app):
 
 
 async def test_enter_again_and_again_buys_exactly_once(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         before, purchases = await balance(app), await purchase_count(app)
@@ -251,7 +251,7 @@ async def test_enter_again_and_again_buys_exactly_once(make_app):
 
 async def test_y_then_enters_buy_once(make_app):
     """At full speed: the Enters after the confirm must not open (and confirm) a second one."""
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         before, purchases = await balance(app), await purchase_count(app)
@@ -267,7 +267,7 @@ async def test_y_then_enters_buy_once(make_app):
 
 
 async def test_a_timeout_says_it_is_safe_to_retry_and_the_retry_reuses_the_key(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         before, purchases = await balance(app), await purchase_count(app)
@@ -307,7 +307,7 @@ async def test_a_timeout_says_it_is_safe_to_retry_and_the_retry_reuses_the_key(m
 
 async def test_the_servers_maximum_is_the_truth(make_app):
     """A server configured below the client's guide refuses with 422: shown at the field."""
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
 
@@ -329,7 +329,7 @@ async def test_the_servers_maximum_is_the_truth(make_app):
 
 
 async def test_server_text_is_not_markup(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
 
@@ -346,7 +346,7 @@ async def test_server_text_is_not_markup(make_app):
 
 
 async def test_support_sees_the_balance_but_no_amount_input(make_app):
-    app = make_app("support@demo.example")
+    app = make_app("support@demo.example", section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         assert not screen.query(AmountInput)
@@ -360,7 +360,7 @@ async def test_support_sees_the_balance_but_no_amount_input(make_app):
 
 
 async def test_fits_80_by_24(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_buy(app, pilot)
         await type_text(pilot, "10000")
@@ -370,7 +370,7 @@ async def test_fits_80_by_24(make_app):
 
 
 async def test_the_command_palette_fills_a_quick_amount(make_app):
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         await pilot.press("ctrl+p")
@@ -385,7 +385,7 @@ async def test_another_sign_in_gets_a_fresh_screen(make_app):
     """The app keeps its section screens: a support user signing in after an admin buys nothing."""
     from credits_tui.api_client.models import Role
 
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         await type_text(pilot, "12")
@@ -398,7 +398,7 @@ async def test_another_sign_in_gets_a_fresh_screen(make_app):
 async def test_the_servers_configured_maximum_is_checked_as_you_type(make_app, backend, monkeypatch):
     """The account status says the server's maximum: an amount above it never opens the confirm."""
     monkeypatch.setattr(backend.state.settings, "max_purchase", Decimal("500.00"))  # this test's only
-    app = make_app()
+    app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         await wait_for(pilot, lambda: screen._status is not None)

@@ -42,7 +42,7 @@ def problem(dialog: CardFormScreen) -> str:
 
 
 async def test_each_refused_card_is_shown_on_the_form_and_the_old_card_stays(make_app):
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         billing = await open_billing(app, pilot)
         for number, (field, words) in REFUSALS.items():
@@ -66,7 +66,7 @@ async def test_each_refused_card_is_shown_on_the_form_and_the_old_card_stays(mak
 
 async def test_a_refusal_by_the_real_backend_shows_under_the_number(make_app):
     # The backend refuses an invalid number today (the form checks it first, so send one past it).
-    app = make_app()
+    app = make_app(section="billing")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_billing(app, pilot)
         form = await open_form(app, pilot, "c")
