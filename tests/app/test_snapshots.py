@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import pytest
 import time_machine
 from textual.widgets import DataTable, Input
+from textual.widgets._footer import FooterKey
 
 from credits_tui.screens.audit import AuditScreen
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
@@ -134,7 +135,8 @@ def test_manage(snap_compare, make_app, size):
         await settle_manage(pilot, screen)
         # The table takes the focus when its first page is in; the footer then offers its keys
         # (⏎ Details) on a later refresh, which a busy machine may not have drawn yet.
-        await settle(pilot, lambda: screen.focused is screen.table)
+        await settle(pilot, lambda: screen.focused is screen.table
+                     and any(key.description == "Details" for key in screen.query(FooterKey)))
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(section="manage"), terminal_size=size, run_before=shown)

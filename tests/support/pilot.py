@@ -77,6 +77,7 @@ async def open_section(app, pilot, mode: str) -> None:
         section = section_for(mode)
         assert section is not None
         await pilot.press(str(section.number))
+    await wait_for(pilot, lambda: app.current_mode == mode and app.screen.is_mounted)  # composed
 
 
 async def open_buy(app, pilot) -> BuyScreen:
