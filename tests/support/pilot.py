@@ -25,8 +25,9 @@ NEXT_YEAR = str(datetime.now(timezone.utc).year + 2)
 PURCHASES = TransactionQuery(transaction_type=[TransactionType.purchase])
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let workers run until ``condition`` holds (fails the test after ``timeout`` seconds)."""
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let workers run until ``condition`` holds (fails the test after ``timeout`` seconds: only a
+    failing test waits that long, so it is generous for a machine busy with other test workers)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
