@@ -27,6 +27,12 @@ from tests.support.backend import (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (a server killed and restarted, a browser, the quick benchmarks):
+    started last, one of them would keep a worker busy after the others have finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests that take ``database_url`` run on SQLite, and on PostgreSQL when CI provides it."""
     if "database_kind" in metafunc.fixturenames:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.purchases import QUICK_WORKERS, rate_measure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +36,7 @@ MEASURES = [
 ]
 
 
+@pytest.mark.slow
 def test_quick_benchmarks_print_every_measure_with_a_figure() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("CREDITS_BENCH_POSTGRES_URL", None)  # SQLite only: CI's quick check

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (CI installs it)")
+pytestmark = [pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (CI installs it)"),
+              pytest.mark.slow]
 
 BALANCE = re.compile(r"([\d,]+\.\d\d) credits · Demo Co\.")
 

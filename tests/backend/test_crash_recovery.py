@@ -54,6 +54,7 @@ def purchase(http: httpx.Client, base: str, token: str, index: int) -> httpx.Res
                      headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"burst-{index}"})
 
 
+@pytest.mark.slow
 def test_kill_9_mid_burst_then_every_key_settles_once(crash_db, database_kind, tmp_path):
     workers = 2 if database_kind == "postgresql" else 1
     log = tmp_path / "server.log"

@@ -156,6 +156,7 @@ def wait_for(condition, seconds: float, what: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_killed_mid_send_then_restarted_delivers_once(shop, smtp, database_kind, tmp_path, monkeypatch):
     workers = 2 if database_kind == "postgresql" else 1
     monkeypatch.setenv("CREDITS_SMTP_URL", f"smtp://127.0.0.1:{smtp.port}")
