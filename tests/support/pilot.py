@@ -31,7 +31,8 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
-        assert loop.time() < deadline, "the app did not get there in time"
+        assert loop.time() < deadline, (f"the app did not get there in time: on {type(pilot.app.screen).__name__}, "
+                                        f"{_visible_problems(pilot.app.screen)}, notices {notifications(pilot.app)}")
         await pilot.pause(0.05)
 
 
@@ -48,13 +49,23 @@ def notifications(app) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+def _visible_problems(screen) -> list[str]:
+    """What the screen says is wrong (a failed wait reports it)."""
+    return [str(widget.content) for widget in screen.query("#problem, .error, ErrorBanner Static").results(Static)
+            if widget.display and str(widget.content)]
+
+
 # --- signing in -------------------------------------------------------------------------------
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
+    """Click the field and type: once it is laid out, or a busy machine's click lands elsewhere."""
+    field = pilot.app.screen.query_one(selector, Input)
+    await wait_for(pilot, lambda: field.region.area > 0)
     await pilot.click(selector)
     for character in text:
         await pilot.press(character)
+    assert field.value.endswith(text), f"{text!r} did not reach {selector}"
 
 
 async def sign_in(pilot, email: str, password: str) -> None:
@@ -67,7 +78,7 @@ async def sign_in(pilot, email: str, password: str) -> None:
     await pilot.press("enter")
 
 
-# --- Buy Credits ------------------------------------------------------------------------------
+# --- sections ---------------------------------------------------------------------------------
 
 
 async def open_section(app, pilot, mode: str) -> None:
@@ -81,10 +92,20 @@ async def open_section(app, pilot, mode: str) -> None:
     await wait_for(pilot, lambda: app.current_mode == mode and app.screen.is_mounted)  # composed
 
 
+async def loaded(pilot, condition: Callable[[], bool]) -> None:
+    """Wait for ``condition`` (the section's data is in), then for the layout that follows, so a
+    click lands where the widgets are drawn even on a busy machine."""
+    await wait_for(pilot, condition)
+    await pilot.pause()
+
+
+# --- Buy Credits ------------------------------------------------------------------------------
+
+
 async def open_buy(app, pilot) -> BuyScreen:
     """Show Buy Credits and wait for the account to load."""
     await open_section(app, pilot, "buy")
-    await wait_for(pilot, lambda: isinstance(app.screen, BuyScreen) and app.screen._status is not None)
+    await loaded(pilot, lambda: isinstance(app.screen, BuyScreen) and app.screen._status is not None)
     return app.screen
 
 
@@ -102,7 +123,7 @@ async def purchase_count(app) -> int:
 async def open_billing(app, pilot) -> BillingScreen:
     """Show Billing and wait for the card and invoices to load."""
     await open_section(app, pilot, "billing")
-    await wait_for(pilot, lambda: isinstance(app.screen, BillingScreen) and app.screen.loaded)
+    await loaded(pilot, lambda: isinstance(app.screen, BillingScreen) and app.screen.loaded)
     return app.screen
 
 
@@ -128,8 +149,8 @@ def manage_settled(screen) -> bool:
 
 async def open_manage(app, pilot) -> ManageScreen:
     await open_section(app, pilot, "manage")
-    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
-                   and app.screen.filter_bar.choices_loaded)
+    await loaded(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
+                 and app.screen.filter_bar.choices_loaded)
     return app.screen
 
 
