@@ -49,19 +49,19 @@ class OneLineErrors(click.Group):
 @click.option("--profile", default="default", show_default=True, envvar="CREDITS_TUI_PROFILE",
               help="Which saved sign-in to use.")
 @click.option("--section", type=click.Choice([section.mode for section in SECTIONS]), default=SECTIONS[0].mode,
-              show_default=True, help="The section the app opens at.")
+              show_default=True, help="The section the app (or the demo) opens at.")
 @click.pass_context
 def main(ctx: click.Context, profile: str, section: str) -> None:
     """Manage Lead Liaison Purchase Credits from the terminal.
 
     Without a command, opens the app for the saved profile (signing in if needed).
     """
-    ctx.obj = Context(profile)
+    ctx.obj = Context(profile, section)
     if ctx.invoked_subcommand is None:
-        open_app(ctx.obj, section)
+        open_app(ctx.obj)
 
 
-def open_app(ctx: Context, section: str) -> None:
+def open_app(ctx: Context) -> None:
     # httpcore imports trio whenever it is installed (selenium brings it along): a tenth of the
     # app's start for an event loop the app never runs, as it runs on asyncio. Only this process
     # is told trio is absent; httpcore then uses anyio alone.
@@ -81,7 +81,7 @@ def open_app(ctx: Context, section: str) -> None:
             connection = Connection(resolve_server(None, profile), profile.email if profile else None)
     except (ConfigError, errors.ValidationError) as problem:
         fail(str(problem), 2)
-    CreditsApp(connection, store=ctx.store, profile=ctx.profile, section=section).run()
+    CreditsApp(connection, store=ctx.store, profile=ctx.profile, section=ctx.section).run()
 
 
 for _module in (client_commands, history_commands, operator_commands):

@@ -20,10 +20,12 @@ T = TypeVar("T")
 
 
 class Context:
-    """What every client command shares: the profile name and the token store."""
+    """What every client command shares: the profile name, the token store, and the section the
+    app opens at (``credits-tui`` itself and ``demo``)."""
 
-    def __init__(self, profile: str) -> None:
+    def __init__(self, profile: str, section: str) -> None:
         self.profile = profile
+        self.section = section
         self._store: TokenStore | None = None
 
     @property

@@ -156,7 +156,8 @@ def demo(click_ctx: click.Context, count: int, in_browser: bool, host: str, port
                 serve_in_browser(server.url, token, page_title(me.account.name, me.email), host, port, public)
                 return
             # The demo's token lives in memory only: nothing to keep once the demo ends.
-            app = CreditsApp(Connection(server.url, DEMO_ADMIN, token, remember_token=False), store=TokenStore())
+            app = CreditsApp(Connection(server.url, DEMO_ADMIN, token, remember_token=False), store=TokenStore(),
+                             section=click_ctx.obj.section)
             app.run()
         finally:
             server.stop()
