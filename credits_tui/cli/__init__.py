@@ -49,7 +49,7 @@ class OneLineErrors(click.Group):
 @click.option("--profile", default="default", show_default=True, envvar="CREDITS_TUI_PROFILE",
               help="Which saved sign-in to use.")
 @click.option("--section", type=click.Choice([section.mode for section in SECTIONS]), default=SECTIONS[0].mode,
-              show_default=True, help="The section the app (or the demo) opens at.")
+              show_default=True, help="The section the app (or the demo in this terminal) opens at.")
 @click.pass_context
 def main(ctx: click.Context, profile: str, section: str) -> None:
     """Manage Lead Liaison Purchase Credits from the terminal.
