@@ -126,8 +126,9 @@ def backend(clock, seeded_templates, _one_backend) -> Iterator[FastAPI]:
     for suffix in ("-wal", "-shm", ""):  # the whole database, should SQLite have left a journal
         source, target = Path(f"{template}{suffix}"), Path(f"{path}{suffix}")
         if source.exists():
-            shutil.copyfile(source, target.with_name(target.name + ".new"))
-            os.replace(target.with_name(target.name + ".new"), target)
+            staged = target.with_name(target.name + ".new")
+            shutil.copyfile(source, staged)
+            os.replace(staged, target)
         else:
             target.unlink(missing_ok=True)
     yield app

@@ -53,6 +53,17 @@ def seed(database: Database, password_hash: str) -> None:
               password_hash=password_hash)
 
 
+def fill(database: Database, content: Content, password_hash: str) -> None:
+    """Migrate an empty ``database``, or seed a copy of the migrated one; then let go of it."""
+    try:
+        if content == "migrated":
+            upgrade(database)
+        else:
+            seed(database, password_hash)
+    finally:
+        database.dispose()
+
+
 class SqliteTemplates:
     """SQLite files made once per session, each made when first asked for, and copied for
     every test that needs one: migrating costs a few hundred milliseconds and seeding more,
@@ -72,14 +83,7 @@ class SqliteTemplates:
         path = self.folder / f"{content}.db"
         if content == "seeded":
             self.copy_to(path, "migrated")
-        database = Database(f"sqlite:///{path}")
-        try:
-            if content == "migrated":
-                upgrade(database)
-            else:
-                seed(database, self.password_hash)
-        finally:
-            database.dispose()
+        fill(Database(f"sqlite:///{path}"), content, self.password_hash)
         with contextlib.closing(sqlite3.connect(path)) as connection:
             # Out of WAL mode: everything in the one file, so copying it copies it all (the
             # copies go back to WAL when the backend opens them).
@@ -125,14 +129,7 @@ class PostgresTemplates:
                 self._create(name)
             else:
                 self._create(name, self.template("migrated"))
-            database = Database(self.url(name))
-            try:
-                if content == "migrated":
-                    upgrade(database)
-                else:
-                    seed(database, self.password_hash)
-            finally:
-                database.dispose()
+            fill(Database(self.url(name)), content, self.password_hash)
             self._made.add(content)
         return name
 

@@ -51,8 +51,8 @@ def notifications(app) -> list[str]:
 
 def _visible_problems(screen) -> list[str]:
     """What the screen says is wrong (a failed wait reports it)."""
-    return [str(widget.content) for widget in screen.query("#problem, .error, ErrorBanner Static").results(Static)
-            if widget.display and str(widget.content)]
+    said = screen.query("#problem, #card-problem, .-error, ErrorBanner Static").results(Static)
+    return [str(widget.content) for widget in said if widget.display and str(widget.content)]
 
 
 # --- signing in -------------------------------------------------------------------------------
