@@ -22,7 +22,7 @@ from credits_tui.screens.sign_in import SignInScreen
 from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.transaction_detail import TransactionDetail
 from credits_tui.widgets.warnings_bar import WarningsBar
-from tests.support.pilot import open_billing, open_buy, open_form, open_manage, type_text
+from tests.support.pilot import open_billing, open_buy, open_form, open_manage, type_text, wait_for
 from tests.support.pilot import settle as settle_manage
 
 FROZEN = datetime(2026, 11, 15, 15, 30, tzinfo=timezone.utc)
@@ -42,11 +42,7 @@ def warnings_in(pilot) -> bool:
 
 
 async def settle(pilot, condition) -> None:
-    for _ in range(200):
-        if condition() and warnings_in(pilot):
-            break
-        await pilot.pause(0.05)
-    assert condition() and warnings_in(pilot), "the screen did not finish loading"
+    await wait_for(pilot, lambda: condition() and warnings_in(pilot))
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()

@@ -70,7 +70,7 @@ def burst(base_url: str, requests: list[tuple[str, str, str]]) -> Counter[int]:
 
 @pytest.fixture(autouse=True)
 def _cheap_unknown_email_check(monkeypatch: pytest.MonkeyPatch, demo_password_hash: str) -> None:
-    monkeypatch.setattr(auth, "_DUMMY_HASH", demo_password_hash)
+    monkeypatch.setattr(auth, "_dummy_hash", lambda: demo_password_hash)
 
 
 @pytest.fixture

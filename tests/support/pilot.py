@@ -26,14 +26,21 @@ PURCHASES = TransactionQuery(transaction_type=[TransactionType.purchase])
 
 
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Let workers run until ``condition`` holds (fails the test after ``timeout`` seconds: only a
-    failing test waits that long, so it is generous for a machine busy with other test workers)."""
+    """Let the app and its workers run until ``condition`` holds (fails the test after ``timeout``
+    seconds: only a failing test waits that long, so it is generous for a machine busy with other
+    test workers).
+
+    The app runs on this event loop, so a plain sleep is all it needs to go on between checks;
+    ``pilot.pause`` hands a callback to every widget of the screen and lays it out, ~7 ms of CPU
+    each time, so it comes once, at the end.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
         assert loop.time() < deadline, (f"the app did not get there in time: on {type(pilot.app.screen).__name__}, "
                                         f"{_visible_problems(pilot.app.screen)}, notices {notifications(pilot.app)}")
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.01)
+    await pilot.pause()  # and the layout that follows, so a click lands where the widgets are drawn
 
 
 async def type_text(pilot, text: str) -> None:
@@ -92,20 +99,13 @@ async def open_section(app, pilot, mode: str) -> None:
     await wait_for(pilot, lambda: app.current_mode == mode and app.screen.is_mounted)  # composed
 
 
-async def loaded(pilot, condition: Callable[[], bool]) -> None:
-    """Wait for ``condition`` (the section's data is in), then for the layout that follows, so a
-    click lands where the widgets are drawn even on a busy machine."""
-    await wait_for(pilot, condition)
-    await pilot.pause()
-
-
 # --- Buy Credits ------------------------------------------------------------------------------
 
 
 async def open_buy(app, pilot) -> BuyScreen:
     """Show Buy Credits and wait for the account to load."""
     await open_section(app, pilot, "buy")
-    await loaded(pilot, lambda: isinstance(app.screen, BuyScreen) and app.screen._status is not None)
+    await wait_for(pilot, lambda: isinstance(app.screen, BuyScreen) and app.screen._status is not None)
     return app.screen
 
 
@@ -123,7 +123,7 @@ async def purchase_count(app) -> int:
 async def open_billing(app, pilot) -> BillingScreen:
     """Show Billing and wait for the card and invoices to load."""
     await open_section(app, pilot, "billing")
-    await loaded(pilot, lambda: isinstance(app.screen, BillingScreen) and app.screen.loaded)
+    await wait_for(pilot, lambda: isinstance(app.screen, BillingScreen) and app.screen.loaded)
     return app.screen
 
 
@@ -149,8 +149,8 @@ def manage_settled(screen) -> bool:
 
 async def open_manage(app, pilot) -> ManageScreen:
     await open_section(app, pilot, "manage")
-    await loaded(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
-                 and app.screen.filter_bar.choices_loaded)
+    await wait_for(pilot, lambda: isinstance(app.screen, ManageScreen) and manage_settled(app.screen)
+                   and app.screen.filter_bar.choices_loaded)
     return app.screen
 
 

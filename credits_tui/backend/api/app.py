@@ -12,7 +12,6 @@ from credits_tui.backend.api.routes_audit import router as audit_router
 from credits_tui.backend.api.routes_insight import router as insight_router
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.logging import install_redaction
 from credits_tui.backend.services.accounts import AccountService
 from credits_tui.backend.services.auth import AuthService
@@ -40,6 +39,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or Settings.from_env()
     database = database or Database(settings.database_url)
     if migrate:
+        # Imported here: uvicorn's workers (``app_from_env``) never migrate and need no Alembic.
+        from credits_tui.backend.db.migrate import upgrade
+
         upgrade(database)
     install_redaction()
     app = FastAPI(

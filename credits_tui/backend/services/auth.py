@@ -7,6 +7,7 @@ the password is checked, so that the limits hold for parallel requests and acros
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -31,8 +32,13 @@ TOKEN_PREFIX = "ct_"
 TOKEN_PATTERN = re.compile(r"^ct_[A-Za-z0-9_-]{43}$")
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a wrong email costs as long as a wrong
+    password. Made on first need: hashing at import cost every server worker ~0.1 s at start."""
+    return _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -89,7 +95,7 @@ class AuthService:
             row = session.execute(
                 select(User, Account).join(Account, Account.id == User.account_id).where(User.email == email)
             ).first()
-        matched = _password_matches(row[0].password_hash if row else _DUMMY_HASH, password)
+        matched = _password_matches(row[0].password_hash if row else _dummy_hash(), password)
         now = utc_now()
         if not matched or row is None:
             with self.db.write() as session:
