@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from credits_tui.backend.api.app import create_app
@@ -72,9 +73,8 @@ class _Signed:
 
 
 @pytest.fixture
-def api(seeded: Database, settings: Settings) -> Iterator[Api]:
-    app = create_app(settings, database=seeded, migrate=False)
-    with TestClient(app, raise_server_exceptions=False) as client:
+def api(backend_app: FastAPI, seeded: Database) -> Iterator[Api]:
+    with TestClient(backend_app, raise_server_exceptions=False) as client:
         yield Api(client=client, database=seeded)
     assert_ledger_invariant(seeded)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from credits_tui.backend.api.deps import Services
@@ -13,11 +16,11 @@ from credits_tui.backend.api.routes_insight import router as insight_router
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.logging import install_redaction
+from credits_tui.backend.services import mail_sender
 from credits_tui.backend.services.accounts import AccountService
 from credits_tui.backend.services.auth import AuthService
 from credits_tui.backend.services.billing import BillingService
 from credits_tui.backend.services.credits import CreditsService
-from credits_tui.backend.services.mail_sender import run_in_background
 from credits_tui.backend.services.payments import PaymentGateway, TestGateway
 from credits_tui.backend.services.transactions import TransactionService
 
@@ -51,11 +54,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
-        lifespan=run_in_background(database, settings),
+        lifespan=_mail_sent_while_serving,
     )
-    app.state.settings = settings
-    app.state.database = database
-    app.state.services = build_services(database, settings, gateway or TestGateway(database))
+    bind(app, settings, database, gateway)
     install_error_handlers(app)
     app.add_middleware(StrictJsonBodies)
     app.include_router(router, prefix=API_PREFIX)
@@ -63,6 +64,20 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(alerts_router, prefix=API_PREFIX)
     app.include_router(audit_router, prefix=API_PREFIX)
     return app
+
+
+def bind(app: FastAPI, settings: Settings, database: Database, gateway: PaymentGateway | None = None) -> None:
+    """Point the app at a database: everything a request or the lifespan needs is read from
+    ``app.state`` when it runs, so an app may be bound again between two runs (the tests do)."""
+    app.state.settings = settings
+    app.state.database = database
+    app.state.services = build_services(database, settings, gateway or TestGateway(database))
+
+
+@contextlib.asynccontextmanager
+async def _mail_sent_while_serving(app: FastAPI) -> AsyncIterator[None]:
+    async with mail_sender.sending(app.state.database, app.state.settings):
+        yield
 
 
 def app_from_env() -> FastAPI:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -163,18 +163,13 @@ class MailSender:
                             .execution_options(synchronize_session=False))
 
 
-def run_in_background(database: Database,
-                      settings: Settings) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
-    """A FastAPI lifespan that runs the sender while the app serves (every worker runs one)."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: object) -> AsyncIterator[None]:
-        task = asyncio.create_task(MailSender(database, settings).run(), name="notification-sender")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return lifespan
+@contextlib.asynccontextmanager
+async def sending(database: Database, settings: Settings) -> AsyncIterator[None]:
+    """Runs the sender while the block runs (the app's lifespan: every worker runs one)."""
+    task = asyncio.create_task(MailSender(database, settings).run(), name="notification-sender")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
