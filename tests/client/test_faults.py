@@ -125,9 +125,11 @@ async def test_purchase_answer_lost_to_a_timeout_is_retried_with_the_same_key_an
         seeded, settings, raw):
     token = raw.token(ADMIN)
     before, purchases_before = raw.balance(token), purchases(seeded)
-    proxy = LoseFirstPurchaseAnswer(create_app(settings, database=seeded), hold=1.5)
+    # The retry has 1.5 s to be answered (a busy machine's test workers slow it), the first answer
+    # comes after 3 s: well after the client gave up on it.
+    proxy = LoseFirstPurchaseAnswer(create_app(settings, database=seeded), hold=3.0)
     with serve_asgi(proxy) as url:
-        async with CreditsClient(url, token, timeout=httpx.Timeout(5.0, read=0.6), retries=2,
+        async with CreditsClient(url, token, timeout=httpx.Timeout(5.0, read=1.5), retries=2,
                                  backoff=0.05) as buyer:
             result = await buyer.purchase("33.00")
     assert proxy.first_status == 201  # the first attempt really was charged
