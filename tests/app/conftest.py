@@ -12,7 +12,6 @@ Tokens go to an in-memory keyring, config to a temporary directory.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -27,12 +26,11 @@ from textual.css.stylesheet import Stylesheet
 
 from credits_tui.app import Connection, CreditsApp
 from credits_tui.auth.tokens import TokenStore
-from credits_tui.backend.api.app import create_app
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
-from tests.support.backend import cheap_password_hash
+from tests.support.backend import cheap_password_hash, out_of_wal_mode
 from tests.support.memory_keyring import MemoryKeyring
 from tests.support.pilot import SERVER
 
@@ -91,47 +89,22 @@ def seeded_templates(tmp_path_factory) -> Callable[[datetime | None], Path]:
             seed_demo(database, Settings(database_url=f"sqlite:///{path}"), transactions=300,
                       password_hash=cheap_password_hash())
             database.dispose()
+            out_of_wal_mode(path)
             made[frozen_at] = path
         return made[frozen_at]
 
     return template
 
 
-@pytest.fixture(scope="session")
-def _one_backend(tmp_path_factory) -> Iterator[tuple[Path, Database, FastAPI]]:
-    """The reference backend of this test process: one app over one database file.
-
-    A new FastAPI app builds every route (its dependencies and pydantic validators) on its
-    first requests, about a fifth of a second of CPU; made once, the app tests pay it once.
-    The app holds nothing of its own between requests (its services keep all state in the
-    database), so each test gets a fresh database under the same app: see ``backend``.
-    """
-    path = tmp_path_factory.mktemp("backend") / "credits.db"
+@pytest.fixture
+def backend(clock, seeded_templates, _one_app, tmp_path) -> Iterator[FastAPI]:
+    """The reference backend (the test process's one app, tests/conftest.py) on a seeded SQLite
+    file of the test's own: Demo Co. with 300 transactions."""
+    path = tmp_path / "credits.db"
+    shutil.copyfile(seeded_templates(clock), path)
     url = f"sqlite:///{path}"
     database = Database(url)
-    yield path, database, create_app(Settings(database_url=url), database=database, migrate=False)
-    database.dispose()
-
-
-@pytest.fixture
-def backend(clock, seeded_templates, _one_backend) -> Iterator[FastAPI]:
-    """The reference backend on a seeded SQLite file (Demo Co. with 300 transactions), the test's own.
-
-    The seeded copy is moved into place under the app's file name (``os.replace``): a request
-    of the last test still running in a thread keeps the old file, which nothing reads again.
-    """
-    path, database, app = _one_backend
-    template = seeded_templates(clock)
-    database.dispose()  # the next connection opens the new file
-    for suffix in ("-wal", "-shm", ""):  # the whole database, should SQLite have left a journal
-        source, target = Path(f"{template}{suffix}"), Path(f"{path}{suffix}")
-        if source.exists():
-            staged = target.with_name(target.name + ".new")
-            shutil.copyfile(source, staged)
-            os.replace(staged, target)
-        else:
-            target.unlink(missing_ok=True)
-    yield app
+    yield _one_app.bound(Settings(database_url=url), database)
     database.dispose()
 
 

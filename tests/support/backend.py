@@ -84,11 +84,15 @@ class SqliteTemplates:
         if content == "seeded":
             self.copy_to(path, "migrated")
         fill(Database(f"sqlite:///{path}"), content, self.password_hash)
-        with contextlib.closing(sqlite3.connect(path)) as connection:
-            # Out of WAL mode: everything in the one file, so copying it copies it all (the
-            # copies go back to WAL when the backend opens them).
-            connection.execute("PRAGMA journal_mode=DELETE")
+        out_of_wal_mode(path)
         return path
+
+
+def out_of_wal_mode(path: Path) -> None:
+    """Everything in the one file, so that copying the file copies the whole database (the
+    copies go back to WAL when the backend opens them)."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=DELETE")
 
 
 def sqlite_path(url: str) -> Path:
