@@ -30,17 +30,22 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) 
     seconds: only a failing test waits that long, so it is generous for a machine busy with other
     test workers).
 
-    The app runs on this event loop, so a plain sleep is all it needs to go on between checks;
+    The app runs on this event loop, so a plain sleep is all it needs to go on between checks.
     ``pilot.pause`` hands a callback to every widget of the screen and lays it out, ~7 ms of CPU
-    each time, so it comes once, at the end.
+    each time: it comes every quarter of a second (as a person's next key would), and at the end,
+    so that a click lands where the widgets are drawn.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    next_pause = loop.time() + 0.25
     while not condition():
         assert loop.time() < deadline, (f"the app did not get there in time: on {type(pilot.app.screen).__name__}, "
                                         f"{_visible_problems(pilot.app.screen)}, notices {notifications(pilot.app)}")
         await asyncio.sleep(0.01)
-    await pilot.pause()  # and the layout that follows, so a click lands where the widgets are drawn
+        if loop.time() >= next_pause:
+            await pilot.pause()
+            next_pause = loop.time() + 0.25
+    await pilot.pause()
 
 
 async def type_text(pilot, text: str) -> None:

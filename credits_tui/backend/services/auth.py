@@ -37,7 +37,8 @@ _hasher = PasswordHasher()
 @functools.cache
 def _dummy_hash() -> str:
     """Verified against when the email is unknown, so a wrong email costs as long as a wrong
-    password. Made on first need: hashing at import cost every server worker ~0.1 s at start."""
+    password. Made when the first service is (not at import, which CLI and test processes pay
+    too), so that even the first sign-in of a worker takes no longer for an unknown email."""
     return _hasher.hash("not-a-real-password")
 
 
@@ -86,6 +87,7 @@ class AuthService:
     def __init__(self, database: Database, settings: Settings) -> None:
         self.db = database
         self.settings = settings
+        _dummy_hash()
 
     def sign_in(self, email: str, password: str, client: str) -> TokenResponse:
         email = normalise_email(email)
