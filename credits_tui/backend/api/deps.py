@@ -33,7 +33,7 @@ class Services:
 
 
 async def services(request: Request) -> Services:
-    svc: Services = request.app.state.services  # set by create_app
+    svc: Services = request.app.state.services  # set by bind (create_app)
     return svc
 
 
