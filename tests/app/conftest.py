@@ -21,8 +21,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from rich.console import RenderableType
+from textual._compositor import Compositor
 from textual.css.model import RuleSet
 from textual.css.stylesheet import Stylesheet
+from textual.pilot import Pilot
+from textual.screen import Screen
 
 from credits_tui.app import Connection, CreditsApp
 from credits_tui.auth.tokens import TokenStore
@@ -67,6 +71,42 @@ def _css_parsed_once_per_worker() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Stylesheet, "_parse_rules", parse_rules)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _painted_when_the_test_looks() -> Iterator[None]:
+    """Paint the screen when a test looks at it (each ``pilot.pause``, which ``wait_for`` ends
+    with), not at every frame in between.
+
+    Headless, Textual draws every changed frame, up to 60 a second, and throws the drawing away:
+    a quarter of an app test's CPU went to frames no assertion ever looked at. Between looks the
+    changed regions add up; the look draws them all, through the widgets' own rendering, so a
+    widget that fails to draw still fails its test. Layout is untouched (clicks land where the
+    widgets are), and screenshots (snapshots) draw the whole screen as before.
+    """
+    draw_update = Compositor.render_update
+    pause = Pilot.pause
+    drawing = False
+
+    def render_update(self: Compositor, full: bool = False, screen_stack: list[Screen] | None = None,
+                      simplify: bool = False) -> RenderableType | None:
+        if full or drawing:
+            return draw_update(self, full, screen_stack, simplify)
+        return None  # the dirty regions stay, for the next look
+
+    async def pause_and_look(self: Pilot, delay: float | None = None) -> None:
+        nonlocal drawing
+        await pause(self, delay)
+        drawing = True
+        try:
+            self.app.screen._compositor_refresh()
+        finally:
+            drawing = False
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Compositor, "render_update", render_update)
+        patch.setattr(Pilot, "pause", pause_and_look)
         yield
 
 
