@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from textual.css.query import NoMatches
 from textual.widgets import Input, Select, Static
 
 from credits_tui.api_client.models import TransactionQuery, TransactionType
@@ -28,7 +29,7 @@ PURCHASES = TransactionQuery(transaction_type=[TransactionType.purchase])
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Let the app and its workers run until ``condition`` holds (fails the test after ``timeout``
     seconds: only a failing test waits that long, so it is generous for a machine busy with other
-    test workers).
+    test workers). A widget looked for that is not mounted yet is one more thing not there yet.
 
     The app runs on this event loop, so a plain sleep is all it needs to go on between checks.
     ``pilot.pause`` hands a callback to every widget of the screen and lays it out, ~7 ms of CPU
@@ -38,7 +39,7 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     next_pause = loop.time() + 0.25
-    while not condition():
+    while not _holds(condition):
         assert loop.time() < deadline, (f"the app did not get there in time: on {type(pilot.app.screen).__name__}, "
                                         f"{_visible_problems(pilot.app.screen)}, notices {notifications(pilot.app)}")
         await asyncio.sleep(0.01)
@@ -46,6 +47,15 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) 
             await pilot.pause()
             next_pause = loop.time() + 0.25
     await pilot.pause()
+
+
+def _holds(condition: Callable[[], bool]) -> bool:
+    """A widget the condition looks for that is not there yet (a screen shown but not composed
+    yet, on a busy machine) is a condition that does not hold yet."""
+    try:
+        return condition()
+    except NoMatches:
+        return False
 
 
 async def type_text(pilot, text: str) -> None:
