@@ -32,9 +32,10 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 10.0) 
     test workers). A widget looked for that is not mounted yet is one more thing not there yet.
 
     The app runs on this event loop, so a plain sleep is all it needs to go on between checks.
-    ``pilot.pause`` hands a callback to every widget of the screen and lays it out, ~7 ms of CPU
-    each time: it comes every quarter of a second (as a person's next key would), and at the end,
-    so that a click lands where the widgets are drawn.
+    ``pilot.pause`` hands a callback to every widget of the screen, lays it out and paints it
+    (tests/app/conftest.py), ~7 ms of CPU or more each time: it comes every quarter of a second
+    (as a person's next key would), and at the end, so that a click lands where the widgets are
+    and what the test looks at has been drawn.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
