@@ -7,18 +7,23 @@ import tomllib
 from pathlib import Path
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 APP_NAME = "credits-tui"
 DEFAULT_PROFILE = "default"
 
 
 class Profile(BaseModel):
+    # Built when first used: a command given its server and token never reads the config.
+    model_config = ConfigDict(defer_build=True)
+
     server: str
     email: str
 
 
 class Config(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     profiles: dict[str, Profile] = Field(default_factory=dict)
     theme: str | None = None
 

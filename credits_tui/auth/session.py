@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from credits_tui.api_client.client import normalise_server
+from credits_tui.api_client.transport import normalise_server
 from credits_tui.auth.profiles import DEFAULT_PROFILE, Config, Profile, load_config, save_config
 from credits_tui.auth.tokens import TokenStore, token_from_environment
 
@@ -31,6 +31,11 @@ def resolve_server(server: str | None, profile: Profile | None) -> str | None:
 def credentials(store: TokenStore, *, server: str | None = None, profile_name: str = DEFAULT_PROFILE,
                 config: Config | None = None) -> Credentials:
     """Server and token: ``CREDITS_TUI_TOKEN`` first, else the profile's token in the keyring."""
+    token = token_from_environment()
+    if token and config is None and (explicit := server or os.environ.get(SERVER_ENV)):
+        # Token and server both given (a script, CI): the config file has nothing to add, so it
+        # is not read (nor parsed: a quick command's start-up), and a broken one stops nothing.
+        return Credentials(normalise_server(explicit), None, token, True)
     config = config or load_config()
     profile = config.profiles.get(profile_name)
     resolved = resolve_server(server, profile)
@@ -38,7 +43,7 @@ def credentials(store: TokenStore, *, server: str | None = None, profile_name: s
         raise NotSignedIn("No server is set: run 'credits-tui login --server URL --email EMAIL' "
                           f"or set {SERVER_ENV}.")
     resolved = normalise_server(resolved)
-    if token := token_from_environment():
+    if token:
         return Credentials(resolved, profile.email if profile else None, token, True)
     if profile is None or profile.server != resolved:
         raise NotSignedIn(f"Not signed in to {resolved}: run 'credits-tui login --server {resolved}'.")

@@ -209,6 +209,21 @@ def test_environment_token_and_server_need_no_profile(monkeypatch):
         OTHER_SERVER, "env-token", None, True)
 
 
+def test_environment_token_and_server_work_beside_a_broken_config(monkeypatch):
+    """A script that gives both is not stopped by a config file it does not need."""
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("[profiles.default\nserver = ")
+    monkeypatch.setenv("CREDITS_TUI_TOKEN", "env-token")
+    with pytest.raises(ConfigError):  # the profile's server is needed: the broken file is said
+        credentials(TokenStore(MemoryKeyring()))
+    monkeypatch.setenv("CREDITS_TUI_SERVER", OTHER_SERVER + "/api/v1/")
+    creds = credentials(TokenStore(MemoryKeyring()))
+    assert (creds.server, creds.token, creds.from_environment) == (OTHER_SERVER, "env-token", True)
+    creds = credentials(TokenStore(MemoryKeyring()), server=SERVER)  # --server wins over the environment
+    assert (creds.server, creds.token) == (SERVER, "env-token")
+
+
 def test_no_profile_is_not_signed_in(monkeypatch):
     store = TokenStore(MemoryKeyring())
     with pytest.raises(NotSignedIn) as none:
