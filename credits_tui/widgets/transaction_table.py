@@ -104,8 +104,13 @@ class TransactionTable(DataTable[Text]):
 
     def _fit_columns(self, items: Sequence[Transaction]) -> bool:
         """Lay the columns out for this width and these rows; True if they changed (rows cleared)."""
-        amount = max([len("Amount")] + [len(credits_text(item.amount, signed=True)) for item in items])
-        balance = max([len("Balance")] + [len(credits_text(item.balance_after)) for item in items])
+        # The figures' columns widen for a wider figure but never narrow while the table lives: as
+        # a search narrows the rows, the columns stay where the reader's eyes are, and the table
+        # is not laid out again (which made a typed character several times slower to show).
+        amount = max([self._widths.get("amount", len("Amount"))]
+                     + [len(credits_text(item.amount, signed=True)) for item in items])
+        balance = max([self._widths.get("balance", len("Balance"))]
+                      + [len(credits_text(item.balance_after)) for item in items])
         # The vertical scrollbar takes its cells only when the rows overflow the height (which a
         # horizontal scrollbar may shorten by its own line): lay out for the room the rows will have.
         rows_room = self.size.height - self.header_height - self.styles.scrollbar_size_horizontal

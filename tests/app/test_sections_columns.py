@@ -3,9 +3,13 @@ description is either cut with an ellipsis inside the view or wholly off to the 
 
 from __future__ import annotations
 
-import pytest
+from datetime import datetime, timezone
 
-from credits_tui.widgets.transaction_table import DESCRIPTION_MIN, column_widths
+import pytest
+from textual.app import App, ComposeResult
+
+from credits_tui.api_client.models import Transaction
+from credits_tui.widgets.transaction_table import DESCRIPTION_MIN, TransactionTable, column_widths
 
 PAD = 2  # one cell each side of every column
 
@@ -25,3 +29,32 @@ def test_with_room_the_columns_keep_their_widths_and_the_description_takes_the_r
     widths = column_widths(120, amount=9, balance=8)
     assert (widths["type"], widths["user"]) == (22, 14)
     assert sum(widths.values()) + 6 * PAD == 120
+
+
+def _item(id: int, amount: str, balance: str) -> Transaction:
+    return Transaction(id=id, created_at=datetime(2026, 11, 1, tzinfo=timezone.utc), transaction_type="usage",
+                       process_type="postcard", user=None, amount=amount, balance_after=balance,
+                       description="Campaign", reference=None)
+
+
+class _OneTable(App[None]):
+    def compose(self) -> ComposeResult:
+        yield TransactionTable()
+
+
+async def test_the_figure_columns_widen_for_a_wider_page_and_stay_for_a_narrower_one():
+    """Typing a search narrows the rows: the columns stay where the reader's eyes are."""
+    app = _OneTable()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(TransactionTable)
+        table.show_page([_item(1, "-1234567.00", "9876543.00"), _item(2, "-1.00", "5.00")])
+        await pilot.pause()
+        wide = {key.value: column.width for key, column in table.columns.items()}
+        assert wide["amount"] >= len("-1,234,567.00") and wide["balance"] >= len("9,876,543.00")
+        table.show_page([_item(3, "-1.00", "5.00")])
+        await pilot.pause()
+        assert {key.value: column.width for key, column in table.columns.items()} == wide
+        assert [row.value for row in table.rows] == ["3"]
+        table.show_page([_item(4, "-12345678.00", "5.00")])
+        await pilot.pause()
+        assert table.columns["amount"].width > wide["amount"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 import keyring.backends.fail
 import pytest
@@ -25,6 +27,24 @@ from tests.support.pilot import SERVER, sign_in, type_into, wait_for
 def sign_in_shown(app) -> bool:
     """The sign-in screen is up and composed (a mode's screen composes just after it switches)."""
     return isinstance(app.screen, SignInScreen) and bool(app.screen.query("#notice"))
+
+
+async def test_once_the_first_frame_is_shown_what_start_up_made_leaves_the_full_collections(make_app):
+    """Full collections walk only what came after start-up (a typed search no longer waits for
+    one walking every module and widget), and only the first app of a process freezes."""
+    gc.unfreeze()  # the test run froze what its collection made (tests/conftest.py)
+    try:
+        app = make_app()
+        async with app.run_test() as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+            frozen = gc.get_freeze_count()
+            assert frozen > 10_000
+        again = make_app()
+        async with again.run_test() as pilot:
+            await wait_for(pilot, lambda: isinstance(again.screen, StatusScreen))
+            assert gc.get_freeze_count() <= frozen  # (a frozen object no longer referred to is still freed)
+    finally:
+        gc.freeze()
 
 
 async def test_good_sign_in_keeps_the_token_in_the_keyring_only(make_app, memory_keyring, tmp_path):
