@@ -237,6 +237,9 @@ class CreditsApp(App[None]):
         """Switch to ``mode``: a section shown before loads again (a purchase elsewhere changes it);
         one shown for the first time loads as it mounts."""
         again = mode in self._shown
+        section = section_for(mode)
+        if not again and section is not None and self._session is not None:
+            section_screen(section).ask_ahead(self._session)
         await self.switch_mode(mode)
         self._shown.add(mode)
         screen = self.screen_stack[0]

@@ -7,7 +7,10 @@ built read it (they never look anything up on the app). Not to be confused with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
 
 from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import Me, Role
@@ -17,6 +20,20 @@ from credits_tui.api_client.models import Me, Role
 class Session:
     client: CreditsClient
     me: Me | None = None
+    # Answers asked for before the screen that wants them is built (``ask_ahead``), by section.
+    ahead: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+
+    def ask_ahead(self, key: str, answer: Awaitable[Any]) -> None:
+        """Start asking now, for a screen about to be built (``take_ahead`` is how it gets the
+        answer): its requests travel while the screen composes. Must run on the event loop."""
+        future = asyncio.ensure_future(answer)
+        # An answer nobody took (the screen was never built) leaves no "never retrieved" error.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self.ahead[key] = future
+
+    def take_ahead(self, key: str) -> asyncio.Future[Any] | None:
+        """The answer asked for ahead under ``key``, once; None when nothing was."""
+        return self.ahead.pop(key, None)
 
     @property
     def is_admin(self) -> bool:

@@ -78,6 +78,11 @@ class CreditsScreen(Screen[None]):
         super().__init__()
         self.session = session
 
+    @classmethod
+    def ask_ahead(cls, session: Session) -> None:
+        """Start the first load's requests before the screen is built (the app calls this as the
+        section is first shown; ``Session.take_ahead`` hands the answer to the load)."""
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield WarningsBar(self.session, ask_at_mount=not self.HANDS_WARNINGS)

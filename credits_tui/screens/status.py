@@ -38,6 +38,14 @@ from credits_tui.widgets.warnings_bar import WarningsBar, WarningsList
 RECENT = 8
 
 
+async def first_look(api: CreditsClient) -> tuple[AccountStatus, PriceCatalog, TransactionPage,
+                                                 NotificationSettings]:
+    """Everything Status shows but the chart, asked side by side (one after another, they were
+    most of the wait for the balance at start)."""
+    return await asyncio.gather(api.status(), api.prices(), api.transactions(limit=RECENT),
+                                api.notification_settings())
+
+
 def quota_use(quota: FreeQuota) -> str:
     return f"{quota.used:,} of {quota.limit:,} · resets {quota.resets_at:%b %d}"
 
@@ -84,15 +92,15 @@ class StatusScreen(CreditsScreen):
         self.set_class(self.loaded, "-refreshing")
         self.load()
 
+    @classmethod
+    def ask_ahead(cls, session: Session) -> None:
+        # At start the figures travel while the screen composes: the balance shows ~50 ms sooner.
+        session.ask_ahead(cls.SECTION, first_look(session.client))
+
     @work(exclusive=True, group="status", exit_on_error=False)
     async def load(self) -> None:
-        async def fetch(api: CreditsClient) -> tuple[AccountStatus, PriceCatalog, TransactionPage,
-                                                     NotificationSettings]:
-            # Side by side: one after another they were most of the wait for the balance at start.
-            return await asyncio.gather(api.status(), api.prices(), api.transactions(limit=RECENT),
-                                        api.notification_settings())
-
-        result = await self.call_api(fetch)
+        early = self.session.take_ahead(self.SECTION)
+        result = await self.call_api(lambda api: early if early is not None else first_look(api))
         self.query_one("#status-body").loading = False
         self.remove_class("-refreshing")
         if isinstance(result, errors.ApiError):
