@@ -49,9 +49,9 @@ def freeze_what_start_up_made() -> None:
     about 130,000 objects) out of the garbage collector's full collections, once per process.
 
     A full collection walks every object alive and stops the event loop meanwhile: 60–125 ms
-    here, about once every ten keys typed in a search, which made the slowest keystrokes
-    (measured with ``python -m benchmarks --only keystroke``). Frozen, it walks only what
-    came since: 25–40 ms. What start-up left as garbage stays (a one-off, small).
+    on the test machine, about once every ten keys typed in a search, and the drawing of that
+    key's page waits for it. Frozen, it walks only what came since: 25–70 ms. What start-up
+    left as garbage stays (a one-off, small).
     """
     if not gc.get_freeze_count():
         gc.freeze()

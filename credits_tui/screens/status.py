@@ -94,7 +94,7 @@ class StatusScreen(CreditsScreen):
 
     @classmethod
     def ask_ahead(cls, session: Session) -> None:
-        # At start the figures travel while the screen composes: the balance shows ~50 ms sooner.
+        # At start the figures travel while the screen composes: the balance shows 25–60 ms sooner.
         session.ask_ahead(cls.SECTION, first_look(session.client))
 
     @work(exclusive=True, group="status", exit_on_error=False)
