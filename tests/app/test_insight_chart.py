@@ -77,15 +77,19 @@ async def test_status_still_fits_80_by_24_with_the_chart(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and "credits/day" in runway(app))
         chart = app.screen.query_one("#usage-chart", UsageChart)
-        # The chart is laid out once its data is in: wait for that layout, then measure it.
-        await wait_for(pilot, lambda: chart.series is not None and chart.query_one(PlotextPlot).size.height > 0)
-        await pilot.pause()
-        assert chart.size.width <= 78 and chart.query_one(PlotextPlot).size.height >= 5
-        assert app.screen.query_one("#runway").size.height == 1  # the runway line fits on one line
-        # A long legend wraps between entries: every line starts with a colour swatch.
-        lines = str(chart.query_one("#usage-legend").content).splitlines()
-        assert len(lines) > 1 and all(line.startswith("██ ") for line in lines)
-        assert all(len(line) <= chart.size.width for line in lines)
+
+        def legend() -> list[str]:
+            return str(chart.query_one("#usage-legend").content).splitlines()
+
+        # The chart is laid out once its data is in, and again once the body's scrollbar appears
+        # (two layouts, which a busy machine may not have reached at the first look): wait for it
+        # to fit, the runway line on one line and a long legend wrapped within the chart's width.
+        await wait_for(pilot, lambda: chart.series is not None and chart.size.width <= 78
+                       and chart.query_one(PlotextPlot).size.height >= 5
+                       and app.screen.query_one("#runway").size.height == 1
+                       and len(legend()) > 1 and all(len(line) <= chart.size.width for line in legend()))
+        # The legend wraps between entries, never inside one: every line starts with a colour swatch.
+        assert all(line.startswith("██ ") for line in legend())
 
 
 async def test_manage_toggles_a_chart_that_follows_the_filters(make_app):
