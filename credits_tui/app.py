@@ -46,7 +46,7 @@ RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)  # seconds between tries while the se
 
 def freeze_what_start_up_made() -> None:
     """Move what exists once the first frame is shown (modules, classes, the app and its screens,
-    about 130,000 objects) out of the garbage collector's full collections, once per process.
+    about 74,000 objects) out of the garbage collector's full collections, once per process.
 
     A full collection walks every object alive and stops the event loop meanwhile: 60–125 ms
     on the test machine, about once every ten keys typed in a search, and the drawing of that
