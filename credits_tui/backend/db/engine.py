@@ -114,6 +114,24 @@ class _SqliteWriter:
         self._lock.release()
 
 
+def _plan_for_each_execution(engine: Engine) -> None:
+    """Plan every execution of a prepared statement for its own parameters.
+
+    psycopg prepares a statement once it has run five times, and five executions later
+    PostgreSQL may settle on one generic plan for any parameters. For a search the best plan
+    depends on them: a common word is found by walking the newest rows, a rare one through its
+    index. After five searches for "postcard", the generic plan took a search that matches
+    nothing from 0.9 to 24 ms, and one for a rare word from 12 to 36 ms. Planning costs
+    about a millisecond for a search, and far less for the other statements.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _custom_plans(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
+        dbapi_connection.commit()
+
+
 class Database:
     """One database, by URL: ``sqlite:///path`` or ``postgresql+psycopg://...``."""
 
@@ -128,6 +146,7 @@ class Database:
             # Recycling keeps idle connections from going stale behind firewalls and poolers.
             self.read_engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
             _ping_when_idle(self.read_engine)
+            _plan_for_each_execution(self.read_engine)
             self.write_engine = self.lease_engine = self.read_engine
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)

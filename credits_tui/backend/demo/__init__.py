@@ -189,7 +189,16 @@ def _record_free_quotas(database: Database, settings: Settings, account_id: int)
 
 
 def analyze(database: Database) -> None:
-    """Refresh the planner's statistics after a bulk load."""
+    """Refresh the planner's statistics after a bulk load; on PostgreSQL, vacuum as well.
+
+    A freshly loaded table has no visibility map, so PostgreSQL's autovacuum comes round soon
+    after and vacuums the whole ledger while it is being searched (53 s after a million-row seed,
+    in the middle of the search benchmark), and until then each first read of a row writes its
+    hint bits. Vacuuming here does that work once, before anyone reads: 0.6 s for 200,000 rows.
+    """
     with database.write_engine.connect() as connection:
-        connection.exec_driver_sql("ANALYZE")
-        connection.commit()
+        if database.is_sqlite:
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+        else:  # VACUUM cannot run inside a transaction
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM (ANALYZE)")
