@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timezone
+from typing import Any
 
 from rich.text import Text
 from textual import events
@@ -144,12 +145,12 @@ class TransactionTable(DataTable[Text]):
             if cursor != "end" and row == 0:
                 self.scroll_to(y=0, animate=False)
 
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+    def _update_dimensions(self, new_rows: Iterable[RowKey], *args: Any, **kwargs: Any) -> None:
         # DataTable measures every cell of the new rows to widen auto-width columns and size
         # auto-height rows. Here every column has a fixed width and every row one line, so the
         # measures change nothing: only the table's size is worked out (12–16 ms a page of 100
-        # rows, a third of a search keystroke's time in the app).
-        super()._update_dimensions(())
+        # rows, a third of a search keystroke's time in the app). Any later arguments pass on.
+        super()._update_dimensions((), *args, **kwargs)
 
     def add_rows_with_keys(self, items: Sequence[Transaction]) -> None:
         for item in items:
