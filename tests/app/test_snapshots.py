@@ -42,7 +42,9 @@ def warnings_in(pilot) -> bool:
 
 
 async def settle(pilot, condition) -> None:
-    await wait_for(pilot, lambda: condition() and warnings_in(pilot))
+    await wait_for(pilot, condition)
+    # Apart, so that a wait that runs out says in its traceback which of the two never came.
+    await wait_for(pilot, lambda: warnings_in(pilot) and condition())
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()

@@ -53,9 +53,25 @@ async def refresh_status(app, pilot, condition) -> None:
     await wait_for(pilot, lambda: condition(kinds(status_list(app))), timeout=10)
 
 
+LETTER = Decimal("3.50")  # a handwritten letter's price in credits (no free quota)
+
+
 async def letters(app, quantity: int) -> None:
     """Handwritten letters (3.50 credits each), recorded as usage by the admin."""
     await app.api.record_usage(UsageRequest(process_type="handwritten_letter", quantity=quantity))
+
+
+async def letters_down_to(app, balance: Decimal) -> Decimal:
+    """Letters until less than one more would take the balance under ``balance``; the balance then.
+
+    The demo's balance depends on when it was seeded (its history ends now, and the free quotas
+    reset each month), so the number of letters is worked out from the balance of the moment.
+    """
+    before = (await app.api.status()).purchase_credits
+    quantity = int((before - balance) // LETTER)
+    assert quantity > 0, f"the demo's balance ({before}) is already under {balance}"
+    await letters(app, quantity)
+    return before - quantity * LETTER
 
 
 def set_in_database(backend, statement) -> None:
@@ -69,13 +85,13 @@ async def test_low_balance_warning_until_credits_are_added(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await on_status(app, pilot)
         assert not {WarningKind.balance_low, WarningKind.balance_negative} & kinds(status_list(app))
-        # Auto-recharge off, so that nothing tops the balance up; 432 letters take 1,760.30 to 248.30.
+        # Auto-recharge off, so that nothing tops the balance up; then below the 250.00 of a low balance.
         await app.api.put_auto_recharge(AutoRechargeUpdate(enabled=False, threshold=Decimal("500"),
                                                            recharge_to=Decimal("2000")))
-        await letters(app, 432)
+        balance = await letters_down_to(app, Decimal("200"))
         await refresh_status(app, pilot, lambda shown: WarningKind.balance_low in shown)
         text = str(status_list(app).content)
-        assert "248.30" in text and "250.00" in text and "Add credits or turn on auto-recharge." in text
+        assert f"{balance:,.2f}" in text and "250.00" in text and "Add credits or turn on auto-recharge." in text
         assert WarningKind.balance_low in kinds(header(app))
         assert "Balance low: Add credits or turn on auto-recharge." in str(header(app).content)
 
@@ -115,7 +131,7 @@ async def test_auto_recharge_failing_then_off_after_three_failures_until_fixed(m
         card = CardInput(cardholder_name="Ada Admin", number="4000000000000341", exp_month=12,
                          exp_year=THIS_YEAR + 2, cvc="123", billing_address=ADDRESS)
         await app.api.put_card(card)  # saves fine, every later charge is declined
-        await letters(app, 400)  # 1,760.30 → 360.30: below 500, the recharge is declined
+        await letters_down_to(app, Decimal("400"))  # below the rule's 500: the recharge is declined
         await refresh_status(app, pilot, lambda shown: WarningKind.auto_recharge_failing in shown)
         assert "Update the card on Billing." in str(status_list(app).content)
         assert "Auto-recharge failing" in str(header(app).content)
