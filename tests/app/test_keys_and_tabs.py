@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from textual.color import Color
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
@@ -220,3 +221,20 @@ async def test_old_results_on_buy_are_gone_when_you_come_back(make_app):
         await shows(pilot, "buy")
         await pilot.pause(0.2)
         assert not outcome.display
+
+
+async def test_a_theme_chosen_before_a_sections_first_visit_styles_that_section(make_app):
+    """A section's screen is made on its first visit and styled then, by the stylesheet of the
+    theme chosen by that time (the app does not restyle everything for a new screen)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await shows(pilot, "status")
+        dark = app.screen.styles.background
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = Color.parse(app.get_theme("textual-light").background)
+        assert app.screen.styles.background == light != dark
+        for key, mode in (("4", "manage"), ("2", "billing")):
+            await pilot.press(key)
+            await shows(pilot, mode)
+            assert app.screen.styles.background == light
