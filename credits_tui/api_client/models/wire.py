@@ -92,14 +92,9 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
 
 class WireModel(BaseModel):
     """Base of every wire model: unknown fields are refused, strings are trimmed and may not
-    hold a NUL character (PostgreSQL cannot store one; no name, address or email has one).
+    hold a NUL character (PostgreSQL cannot store one; no name, address or email has one)."""
 
-    Built at import, unlike responses: these are the server's request bodies, and FastAPI's
-    parser of a deferred model is built at the first request, where pydantic takes the body's
-    name for a misplaced alias and prints a warning (on the demo's terminal, among others).
-    """
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     @field_validator("*")
     @classmethod

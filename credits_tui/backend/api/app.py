@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 from credits_tui.backend.api.deps import Services
 from credits_tui.backend.api.errors import StrictJsonBodies, install_error_handlers
@@ -47,6 +49,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
         upgrade(database)
     install_redaction()
+    # The wire models are built on first use (a quick CLI command needs one or two), so FastAPI's
+    # parser of a request body is built at its first request, where pydantic takes the alias
+    # FastAPI gives the body (its parameter's name) for a misplaced one and warns, on the terminal
+    # of `serve` and `demo` (pydantic/pydantic#12356). No model of this project sets an alias.
+    warnings.filterwarnings("ignore", r"The 'alias' attribute with value '\w+' was provided to the `Field\(\)`",
+                            UnsupportedFieldAttributeWarning)
     app = FastAPI(
         title="credits-tui reference backend",
         summary="Purchase Credits: balance, card on file, purchases and the transaction ledger.",
