@@ -5,7 +5,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Center
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
+
+from credits_tui.widgets.keys_footer import KeysFooter
 
 
 class NoAccessScreen(Screen[None]):
@@ -22,4 +24,4 @@ class NoAccessScreen(Screen[None]):
         yield Header()
         with Center():
             yield Static(self._message, id="denied", markup=False)
-        yield Footer()
+        yield KeysFooter(compact=False)

@@ -7,11 +7,12 @@ from textual.app import ComposeResult
 from textual.containers import Center, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
+from textual.widgets import Button, Input, Label, LoadingIndicator, Static
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.client import CreditsClient, normalise_server
 from credits_tui.api_client.models import Me
+from credits_tui.widgets.keys_footer import KeysFooter
 
 
 class SignedIn(Message):
@@ -54,7 +55,7 @@ class SignInScreen(Screen[None]):
             yield Static("", id="problem", markup=False)
             yield Button("Sign in", variant="primary", id="submit")
             yield LoadingIndicator(id="busy")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def show_notice(self, notice: str) -> None:
         self.query_one("#notice", Static).update(notice)

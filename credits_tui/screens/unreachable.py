@@ -11,7 +11,9 @@ from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Header, Static
+
+from credits_tui.widgets.keys_footer import KeysFooter
 
 
 class UnreachableScreen(Screen[None]):
@@ -49,7 +51,7 @@ class UnreachableScreen(Screen[None]):
             with Horizontal(id="unreachable-buttons"):
                 yield Button("Sign in again", id="unreachable-sign-in")
                 yield Button("Retry", id="unreachable-retry", variant="primary")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#unreachable-retry", Button).focus()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from textual import events
 from textual.color import Color
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
+from textual.widgets._header import HeaderTitle
 
 from credits_tui.screens.audit import AuditScreen
 from credits_tui.screens.billing import BillingScreen
@@ -238,3 +240,35 @@ async def test_a_theme_chosen_before_a_sections_first_visit_styles_that_section(
             await pilot.press(key)
             await shows(pilot, mode)
             assert app.screen.styles.background == light
+
+
+async def test_a_section_shown_again_follows_a_theme_chosen_and_a_focus_lost_while_it_was_hidden(make_app):
+    """A section is not restyled in full each time it is shown again, so what changed while it
+    was hidden must still reach it: the theme, and the app's focus (the header fades without it)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await shows(pilot, "status")
+        await pilot.press("4")
+        await shows(pilot, "manage")
+        await pilot.press("1")
+        await shows(pilot, "status")
+        app.theme = "textual-light"
+        await pilot.pause()
+        await pilot.press("4")
+        await shows(pilot, "manage")
+        assert app.screen.styles.background == Color.parse(app.get_theme("textual-light").background)
+
+        def title_opacity() -> float:
+            return app.screen.query_one(HeaderTitle).styles.text_opacity
+
+        assert title_opacity() == 1.0
+        app.post_message(events.AppBlur())  # the terminal loses focus
+        await wait_for(pilot, lambda: title_opacity() == 0.5)
+        await app.run_action("section('status')")  # switched without a key (a key gives focus back)
+        await shows(pilot, "status")
+        assert title_opacity() == 0.5
+        app.post_message(events.AppFocus())
+        await wait_for(pilot, lambda: title_opacity() == 1.0)
+        await pilot.press("4")  # Manage was hidden while the app had no focus
+        await shows(pilot, "manage")
+        assert title_opacity() == 1.0

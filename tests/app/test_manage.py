@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rich.console import Console
 from textual.widgets import Input, Select
+from textual.widgets._footer import FooterKey
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.models import Transaction, TransactionQuery, TransactionType
@@ -470,6 +471,31 @@ async def test_every_action_is_in_the_command_palette_and_the_footer(make_app):
                  if binding.show}
         assert {"slash", "n", "p", "e", "enter"} <= shown
         assert not {"1", "2", "3", "4", "r", "question_mark"} & {b.key for b in screen.BINDINGS}
+
+
+async def test_the_footer_offers_next_and_previous_page_as_the_page_shown_allows(make_app):
+    """The footer is rebuilt only when its keys change; a change must still reach it."""
+    app = make_app(section="manage")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_manage(app, pilot)
+        await all_time(pilot, screen)
+
+        async def offered() -> tuple[bool, bool]:
+            await pilot.pause()
+            keys = {key.key: key for key in screen.query(FooterKey)}
+            return not keys["n"].has_class("-disabled"), not keys["p"].has_class("-disabled")
+
+        assert await offered() == (True, False)  # the first of three pages
+        await pilot.press("n")
+        await settle(pilot, screen)
+        assert await offered() == (True, True)
+        await pilot.press("n")
+        await settle(pilot, screen)
+        assert await offered() == (False, True)  # the last page
+        await pilot.press("p", "p")
+        await settle(pilot, screen)
+        await wait_for(pilot, lambda: screen.pager.page_index == 0)
+        assert await offered() == (True, False)
 
 
 async def test_a_server_failure_is_readable_and_retry_recovers(make_app, monkeypatch):
