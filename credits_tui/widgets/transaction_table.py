@@ -95,6 +95,7 @@ class TransactionTable(DataTable[Text]):
         self._items: dict[str, Transaction] = {}
         self._labels: Mapping[str, str] = {}
         self._widths: dict[str, int] = {}
+        self._built_from: tuple[list[Transaction], dict[str, str]] | None = None  # the rows' page and labels
 
     def on_mount(self) -> None:
         self._fit_columns([])
@@ -135,12 +136,21 @@ class TransactionTable(DataTable[Text]):
         if labels is not None:
             self._labels = labels
         items = list(items)
+        if (items, self._labels) == self._built_from and self.row_count == len(items):
+            # A refresh that brought the page back unchanged (each time a section is shown again):
+            # the rows and the drawings DataTable keeps of them stay, and nothing is drawn afresh.
+            self._place_cursor(len(items), cursor)
+            return
         if not self._fit_columns(items):
             self.clear()
         self._items = {str(item.id): item for item in items}
         self.add_rows_with_keys(items)
-        if items:
-            row = len(items) - 1 if cursor == "end" else min(int(cursor), len(items) - 1)
+        self._built_from = (items, dict(self._labels))
+        self._place_cursor(len(items), cursor)
+
+    def _place_cursor(self, rows: int, cursor: int | str) -> None:
+        if rows:
+            row = rows - 1 if cursor == "end" else min(int(cursor), rows - 1)
             self.move_cursor(row=row, animate=False, scroll=True)
             if cursor != "end" and row == 0:
                 self.scroll_to(y=0, animate=False)

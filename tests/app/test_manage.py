@@ -238,6 +238,35 @@ async def test_refresh_keeps_the_page(make_app):
         assert [t.id for t in rows(screen)] == second_page
 
 
+async def test_shown_again_manage_has_what_happened_meanwhile_and_an_unchanged_page_keeps_its_cursor(make_app):
+    """Each return to Manage asks for its page again: a purchase made meanwhile is the new top
+    row; a page that came back the same keeps the row under the cursor."""
+    app = make_app(section="manage")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_manage(app, pilot)
+        await all_time(pilot, screen)
+        table = screen.query_one(TransactionTable)
+        table.focus()
+        await pilot.press("down", "down", "down")
+
+        async def away_and_back() -> None:
+            await pilot.press("1")
+            await wait_for(pilot, lambda: app.current_mode == "status")
+            before = screen.summary
+            await pilot.press("4")
+            await wait_for(pilot, lambda: app.screen is screen and screen.summary is not before
+                           and manage_settled(screen))
+
+        shown, count = [t.id for t in rows(screen)], screen.summary.count
+        await away_and_back()
+        assert [t.id for t in rows(screen)] == shown and table.cursor_row == 3
+        bought = await app.api.purchase("25.00")  # from elsewhere: the CLI, another admin
+        await away_and_back()
+        assert rows(screen)[0] == bought.transaction and bought.transaction.id != shown[0]
+        assert [t.id for t in rows(screen)][1:] == shown[:99] and screen.summary.count == count + 1
+        await assert_shows(app, screen)
+
+
 async def test_enter_shows_every_field_of_the_transaction(make_app):
     app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
