@@ -41,7 +41,7 @@ from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.demo import seed_demo
 
-MODULES = ["transactions_latency", "usage_daily", "purchases", "startup", "keystroke", "memory"]
+MODULES = ["transactions_latency", "usage_daily", "purchases", "startup", "keystroke", "sections", "memory"]
 SEED_TARGET_S_PER_MILLION = {"sqlite": 60.0, "postgresql": 90.0}
 Benchmark = Callable[[Context], list[Row]]
 

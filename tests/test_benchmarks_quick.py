@@ -32,6 +32,8 @@ MEASURES = [
     "TUI start → balance shown ÷ import textual.app",
     "keystroke → table shows its page (ms, p50)",
     "keystroke → table shows its page (ms, p95)",
+    "Manage Credits first shown → page and totals",
+    "Manage Credits shown again → page and totals",
     "RSS after paging",
 ]
 
