@@ -46,6 +46,15 @@ async def assert_shows(app, screen: ManageScreen, expected_query: TransactionQue
     assert len(rows(screen)) == min(100, summary.count)
 
 
+async def table_of_all_time(app, pilot) -> tuple[ManageScreen, TransactionTable]:
+    """Manage Credits over all time, its table focused (the keys that page and open rows)."""
+    screen = await open_manage(app, pilot)
+    await all_time(pilot, screen)
+    table = screen.query_one(TransactionTable)
+    table.focus()
+    return screen, table
+
+
 def newest_first(items: list[Transaction]) -> bool:
     return all(a.id > b.id and a.created_at >= b.created_at for a, b in itertools.pairwise(items))
 
@@ -170,10 +179,7 @@ async def test_time_frames_all_time_versus_last_7_days(make_app):
 async def test_paging_forward_and_back_and_every_transaction_once(make_app):
     app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await open_manage(app, pilot)
-        await all_time(pilot, screen)
-        table = screen.query_one(TransactionTable)
-        table.focus()
+        screen, table = await table_of_all_time(app, pilot)
         first_page = [t.id for t in rows(screen)]
         seen = list(first_page)
         pages = 1
@@ -211,9 +217,7 @@ async def test_paging_forward_and_back_and_every_transaction_once(make_app):
 async def test_a_new_filter_starts_again_at_the_first_page(make_app):
     app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await open_manage(app, pilot)
-        await all_time(pilot, screen)
-        screen.query_one(TransactionTable).focus()
+        screen, _ = await table_of_all_time(app, pilot)
         await pilot.press("n")
         await settle(pilot, screen)
         assert screen.pager.page_index == 1
@@ -225,9 +229,7 @@ async def test_a_new_filter_starts_again_at_the_first_page(make_app):
 async def test_refresh_keeps_the_page(make_app):
     app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await open_manage(app, pilot)
-        await all_time(pilot, screen)
-        screen.query_one(TransactionTable).focus()
+        screen, _ = await table_of_all_time(app, pilot)
         await pilot.press("n")
         await settle(pilot, screen)
         second_page = [t.id for t in rows(screen)]
@@ -243,10 +245,7 @@ async def test_shown_again_manage_has_what_happened_meanwhile_and_an_unchanged_p
     row; a page that came back the same keeps the row under the cursor."""
     app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await open_manage(app, pilot)
-        await all_time(pilot, screen)
-        table = screen.query_one(TransactionTable)
-        table.focus()
+        screen, table = await table_of_all_time(app, pilot)
         await pilot.press("down", "down", "down")
 
         async def away_and_back() -> None:
@@ -270,10 +269,7 @@ async def test_shown_again_manage_has_what_happened_meanwhile_and_an_unchanged_p
 async def test_enter_shows_every_field_of_the_transaction(make_app):
     app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await open_manage(app, pilot)
-        await all_time(pilot, screen)
-        table = screen.query_one(TransactionTable)
-        table.focus()
+        screen, table = await table_of_all_time(app, pilot)
         await pilot.press("down", "down")
         chosen = table.current
         generation = screen._generation
@@ -609,10 +605,7 @@ async def test_a_search_asks_for_its_rows_first_and_its_totals_once_they_are_in(
 async def test_a_resize_that_lays_the_columns_out_again_keeps_the_row_under_the_cursor(make_app):
     app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await open_manage(app, pilot)
-        await all_time(pilot, screen)
-        table = screen.query_one(TransactionTable)
-        table.focus()
+        _, table = await table_of_all_time(app, pilot)
         table.move_cursor(row=42, animate=False)
         chosen = table.current
         widths = [column.width for column in table.columns.values()]
