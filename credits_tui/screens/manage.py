@@ -364,7 +364,7 @@ class ManageScreen(CreditsScreen):
             timer.stop()
         if not busy:
             widget.remove_class("-stale")
-            widget.loading = False
+            self._spin(widget, False)
             return
         timers: list[Timer] = []
 
@@ -377,8 +377,16 @@ class ManageScreen(CreditsScreen):
 
         timers.append(self.set_timer(STALE_DELAY, later(lambda: widget.add_class("-stale"))))
         if what == "table":  # the totals say "Adding up the window…" meanwhile: no spinner over that
-            timers.append(self.set_timer(BUSY_DELAY, later(lambda: setattr(widget, "loading", True))))
+            timers.append(self.set_timer(BUSY_DELAY, later(lambda: self._spin(widget, True))))
         self._busy_timers[what] = timers
+
+    def _spin(self, widget: Widget, spinning: bool) -> None:
+        """The loading spinner over ``widget``. While it spins the widget's keys are not active
+        (Textual leaves a loading widget out of the bindings), and Textual does not tell the
+        footer when they come back: the screen says so itself."""
+        if widget.loading != spinning:
+            widget.loading = spinning
+            self.refresh_bindings()
 
     def _show_totals(self, *, failed: bool = False) -> None:
         if failed:

@@ -22,23 +22,24 @@ class KeysFooter(Footer):
         self._built_for: tuple[object, ...] | None = None
 
     def _keys_shown(self) -> tuple[object, ...]:
-        """What the footer shows: the screen's keys as ``Footer.compose`` picks them."""
+        """What the footer shows: the screen's keys as ``Footer.compose`` picks them, and the
+        command palette's key (shown apart, at the right)."""
         app = self.app
         return tuple(
             (binding.key, app.get_key_display(binding), binding.description, binding.action, binding.group,
              enabled, tooltip)
-            for (_, binding, enabled, tooltip) in self.screen.active_bindings.values() if binding.show)
+            for key, (_, binding, enabled, tooltip) in self.screen.active_bindings.items()
+            if binding.show or key == app.COMMAND_PALETTE_BINDING)
 
     async def recompose(self) -> None:
-        if not self.is_attached:  # Textual's own does nothing then, and there is no screen to ask
+        if self.is_attached and self._bindings_ready and self._keys_shown() == self._built_for:
             return
-        keys = self._keys_shown() if self._bindings_ready else None
-        if keys is not None and keys == self._built_for:
-            return
-        self._built_for = keys
         await super().recompose()
 
     def compose(self) -> ComposeResult:
+        # Noted as Textual's compose reads them, not when the rebuild was asked for: the keys
+        # may change again while the old ones are being removed.
+        self._built_for = self._keys_shown() if self._bindings_ready else None
         for widget in super().compose():
             if isinstance(widget, FooterKey):
                 # Compact from the start: Textual makes a key so only once it is mounted, and

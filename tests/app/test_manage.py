@@ -523,6 +523,30 @@ async def test_the_footer_offers_next_and_previous_page_as_the_page_shown_allows
         assert await offered() == (True, False)
 
 
+async def test_the_tables_keys_come_back_to_the_footer_when_a_slow_page_has_come(make_app, monkeypatch):
+    """While a slow page is fetched the table spins and its keys (Enter: Details) do not work;
+    once the page is in they work again, and the footer says so."""
+    app = make_app(section="manage")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen, table = await table_of_all_time(app, pilot)
+        real = app.api.transactions
+
+        async def slow(query=None, **kwargs):
+            await asyncio.sleep(0.6)  # past the delay after which the table shows a spinner
+            return await real(query, **kwargs)
+
+        def footer_offers_details() -> bool:
+            return any(key.description == "Details" for key in screen.query(FooterKey))
+
+        assert footer_offers_details()
+        monkeypatch.setattr(app.api, "transactions", slow)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: table.loading and not footer_offers_details())
+        await settle(pilot, screen)
+        assert not table.loading and screen.pager.page_index == 1
+        await wait_for(pilot, footer_offers_details)
+
+
 async def test_a_server_failure_is_readable_and_retry_recovers(make_app, monkeypatch):
     app = make_app(section="manage")
     async with app.run_test(size=(120, 36)) as pilot:
