@@ -128,6 +128,7 @@ class BuyScreen(CreditsScreen):
                 card_box.update("Could not load the account.")
             return
         self._status = result
+        self.refresh_bindings()  # Buy is offered only with a card on file (check_action)
         self._balance = result.purchase_credits
         if result.max_purchase is not None and self.can_buy:
             self.amount_input.maximum = result.max_purchase
@@ -326,6 +327,7 @@ class BuyScreen(CreditsScreen):
         elif isinstance(error, errors.CardRequiredError):
             if self._status is not None:  # the server's word: there is no card (any longer)
                 self._status = self._status.model_copy(update={"card_on_file": None})
+                self.refresh_bindings()
             self.query_one("#card", Static).update("No card on file.")
             self._show_no_card(error.message)
         elif isinstance(error, errors.ValidationError) and (error.field == "amount" or

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from textual.widgets import Button
+from textual.widgets._footer import FooterKey
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.models import BillingAddress, CardInput
@@ -38,6 +39,25 @@ async def test_opens_with_the_amount_field_focused_also_when_switched_to_again(m
         await wait_for(pilot, lambda: app.screen is screen)
         await pilot.pause()
         assert screen.focused is screen.query_one("#amount", AmountInput)
+
+
+async def test_the_footer_offers_buy_only_while_a_card_is_on_file(make_app):
+    """An account without a card is not offered Enter: Buy; once a card is put on file (here
+    through the API, as the CLI or another admin would), Buy Credits shown again offers it."""
+    app = make_app("other-admin@demo.example", section="buy")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_buy(app, pilot)
+
+        def offers_buy() -> bool:
+            return any(key.description == "Buy" for key in screen.query(FooterKey))
+
+        await wait_for(pilot, lambda: not offers_buy())
+        await app.api.put_card(card_input("4242424242424242"))
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "status")
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.screen is screen and "ending 4242" in text_of(screen, "#card"))
+        await wait_for(pilot, offers_buy)
 
 
 async def test_a_purchase_raises_the_balance_by_exactly_the_amount(make_app):
