@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -25,7 +24,7 @@ from credits_tui.backend.db.schema import (
 from credits_tui.backend.services import ledger
 from credits_tui.backend.services.ledger import utc_now
 from credits_tui.backend.services.payments import TestGateway, reconcile
-from tests.support import serve_asgi
+from tests.support import loopback_http, serve_asgi
 from tests.support.backend import assert_ledger_invariant
 from tests.support.processes import all_at_once, served
 from tests.support.shop import ADMIN, MEMBER, SUPPORT, Shop, headers, make_shop, use
@@ -125,8 +124,8 @@ def test_a_debit_below_the_threshold_recharges_to_the_target_once(http, shop):
 def test_twenty_concurrent_debits_recharge_exactly_once(shop, settings):
     """20 debits of 1.25 at once from 60.00 across the 50.00 threshold: one crossing, one recharge."""
     with serve_asgi(create_app(settings, database=shop.database)) as base:
-        admin = headers(httpx.Client(base_url=base, timeout=30), ADMIN)
-        turn_on(httpx.Client(base_url=base, timeout=30), admin)
+        admin = headers(loopback_http(base_url=base, timeout=30), ADMIN)
+        turn_on(loopback_http(base_url=base, timeout=30), admin)
         responses = all_at_once(20, lambda client, i: client.post(
             f"{base}/api/v1/credits/usage", json={"process_type": "postcard", "quantity": 1}, headers=admin))
     assert [r.status_code for r in responses] == [201] * 20
@@ -145,7 +144,7 @@ def test_two_worker_processes_recharge_exactly_once(shop, database_kind, tmp_pat
     if database_kind != "postgresql":
         pytest.skip("several worker processes share a database on PostgreSQL")
     with served(shop.database, tmp_path / "serve.log", workers=2) as (base, _process):
-        with httpx.Client(base_url=base.removesuffix("/api/v1"), timeout=30) as http:
+        with loopback_http(base_url=base.removesuffix("/api/v1"), timeout=30) as http:
             admin = headers(http, ADMIN)
             turn_on(http, admin)
         responses = all_at_once(20, lambda client, i: client.post(

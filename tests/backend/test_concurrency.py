@@ -14,19 +14,22 @@ from credits_tui.backend.db.engine import lock_account
 from credits_tui.backend.db.schema import Account, LedgerTransaction, Purchase
 from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import ledger
+from tests.support import loopback_http
 from tests.support.processes import all_at_once
 
 WORKERS = 20
 
 
 def sign_in(base: str, email: str) -> dict[str, str]:
-    response = httpx.post(f"{base}/auth/tokens", json={"email": email, "password": DEMO_PASSWORD}, timeout=30)
+    with loopback_http(timeout=30) as http:
+        response = http.post(f"{base}/auth/tokens", json={"email": email, "password": DEMO_PASSWORD})
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 def balance(base: str, headers: dict[str, str]) -> Decimal:
-    response = httpx.get(f"{base}/account/status", headers=headers, timeout=30)
+    with loopback_http(timeout=30) as http:
+        response = http.get(f"{base}/account/status", headers=headers)
     assert response.status_code == 200, response.text
     return Decimal(response.json()["purchase_credits"])
 
@@ -88,8 +91,9 @@ def test_concurrent_retries_of_one_key_buy_once(live_server, seeded, admin_heade
     assert demo_counts(seeded) == (purchases_before + 1, rows_before + 1)
     assert balance(live_server, admin_headers) == before + Decimal("25.00")
     # Once settled, the key replays the one purchase.
-    replay = httpx.post(f"{live_server}/credits/purchases", json={"amount": "25.00"},
-                        headers={**admin_headers, "Idempotency-Key": key}, timeout=30)
+    with loopback_http(timeout=30) as http:
+        replay = http.post(f"{live_server}/credits/purchases", json={"amount": "25.00"},
+                           headers={**admin_headers, "Idempotency-Key": key})
     assert replay.status_code == 201
     assert replay.headers.get("Idempotent-Replayed") == "true"
     assert replay.json() == created[0].json()

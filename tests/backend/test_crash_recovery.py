@@ -28,6 +28,7 @@ from credits_tui.backend.demo import DEMO_PASSWORD, DemoUser, add_test_card, cre
 from credits_tui.backend.services.ledger import utc_now
 from credits_tui.backend.services.payments import TestGateway, reconcile
 from credits_tui.cli import main
+from tests.support import loopback_http
 from tests.support.processes import served, with_kill
 
 EMAIL = "burst@crash.example"
@@ -62,11 +63,11 @@ def test_kill_9_mid_burst_then_every_key_settles_once(crash_db, database_kind, t
     lock = threading.Lock()
 
     with served(crash_db, log, workers) as (base, process):
-        token = httpx.post(f"{base}/auth/tokens", json={"email": EMAIL, "password": DEMO_PASSWORD},
-                           timeout=10).json()["token"]
+        with loopback_http(timeout=10) as http:
+            token = http.post(f"{base}/auth/tokens", json={"email": EMAIL, "password": DEMO_PASSWORD}).json()["token"]
 
         def fire(indexes: range) -> None:
-            with httpx.Client(timeout=10) as http:
+            with loopback_http(timeout=10) as http:
                 for index in indexes:
                     try:
                         response = purchase(http, base, token, index)
@@ -92,7 +93,7 @@ def test_kill_9_mid_burst_then_every_key_settles_once(crash_db, database_kind, t
     with served(crash_db, log, workers) as (base, _):
         restarted = time.monotonic()
         settled: dict[int, httpx.Response] = {}
-        with httpx.Client(timeout=10) as http:
+        with loopback_http(timeout=10) as http:
             for index in range(KEYS):
                 while True:
                     response = purchase(http, base, token, index)

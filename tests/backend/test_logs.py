@@ -12,10 +12,10 @@ import sys
 import time
 from datetime import datetime, timezone
 
-import httpx
 import pytest
 
 from credits_tui.embedded import free_port as _free_port
+from tests.support import loopback_http
 from tests.support.processes import wait_until_serving
 
 TOKEN_RE = re.compile(r"ct_[A-Za-z0-9_-]{20,}")
@@ -52,7 +52,7 @@ def served(tmp_path):
 
 def test_the_log_holds_no_secrets(served):
     base, log_path = served
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with loopback_http(base_url=base, timeout=10) as http:
         response = http.post("/auth/tokens", json={"email": "admin@demo.example", "password": DEMO_PASSWORD})
         assert response.status_code == 201, response.text
         token = response.json()["token"]

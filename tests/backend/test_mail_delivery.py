@@ -12,7 +12,6 @@ from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
@@ -25,6 +24,7 @@ from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import notifications
 from credits_tui.backend.services.mail_sender import MailSender, SmtpServer
 from credits_tui.embedded import free_port
+from tests.support import loopback_http
 from tests.support.processes import served, with_kill
 from tests.support.shop import ADMIN, Shop, make_shop
 
@@ -166,10 +166,10 @@ def test_killed_mid_send_then_restarted_delivers_once(shop, smtp, database_kind,
     smtp.start()
     log = tmp_path / "serve.log"
     with served(shop.database, log, workers) as (base, process):
-        token = httpx.post(f"{base}/auth/tokens", json={"email": ADMIN, "password": DEMO_PASSWORD},
-                           timeout=30).json()["token"]
-        bought = httpx.post(f"{base}/credits/purchases", json={"amount": "12.00"}, timeout=30,
-                            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "kill-mid-send"})
+        with loopback_http(timeout=30) as http:
+            token = http.post(f"{base}/auth/tokens", json={"email": ADMIN, "password": DEMO_PASSWORD}).json()["token"]
+            bought = http.post(f"{base}/credits/purchases", json={"amount": "12.00"},
+                               headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "kill-mid-send"})
         assert bought.status_code == 201, bought.text
         assert smtp.mailbox.held.wait(60), log.read_text(errors="replace")  # the sender is mid-send
         with_kill(process)

@@ -35,7 +35,7 @@ from credits_tui.backend.db.migrate import alembic_config, upgrade
 from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import auth
 from credits_tui.embedded import free_port
-from tests.support import serve_asgi
+from tests.support import loopback_http, serve_asgi
 
 REPO = Path(__file__).resolve().parents[2]
 SUPPORT = "support@demo.example"
@@ -56,7 +56,7 @@ def burst(base_url: str, requests: list[tuple[str, str, str]]) -> Counter[int]:
     statuses: list[int] = []
 
     def one(email: str, password: str, address: str) -> None:
-        with httpx.Client(base_url=base_url, timeout=60) as client:
+        with loopback_http(base_url=base_url, timeout=60) as client:
             start.wait()
             statuses.append(sign_in(client, email, password, address).status_code)
 
@@ -138,7 +138,7 @@ def test_parallel_guesses_across_emails_stop_at_the_per_address_limit(small_serv
     assert statuses == {401: allowed, 429: allowed}, statuses
     assert len(password_checks) == allowed
     # Another address is not held back by that one.
-    with httpx.Client(base_url=small_server) as client:
+    with loopback_http(base_url=small_server) as client:
         assert sign_in(client, "ghost0@demo.example", "guess", USER_AT_HOME).status_code == 401
 
 
@@ -146,7 +146,7 @@ def test_parallel_guesses_across_emails_stop_at_the_per_address_limit(small_serv
 
 
 def test_a_guesser_at_one_address_cannot_lock_the_user_out_at_another(server):
-    with httpx.Client(base_url=server) as client:
+    with loopback_http(base_url=server) as client:
         for n in range(DEFAULTS.login_failures_per_email_and_client):
             assert sign_in(client, SUPPORT, f"guess-{n}", ATTACKER).status_code == 401
         assert sign_in(client, SUPPORT, "guess", ATTACKER).status_code == 429
@@ -245,8 +245,9 @@ def workers(seeded: Database, database_url: str) -> Iterator[str]:
             assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
             assert time.monotonic() < deadline, "serve did not start"
             try:
-                if httpx.get(f"{base}/api/v1/me", timeout=1).status_code == 401:
-                    break
+                with loopback_http(timeout=1) as http:
+                    if http.get(f"{base}/api/v1/me").status_code == 401:
+                        break
             except httpx.TransportError:
                 time.sleep(0.1)
         yield base
@@ -264,5 +265,5 @@ def test_parallel_guesses_against_several_workers_get_no_more_checks_than_the_li
     statuses = burst(workers, [(ADMIN, f"guess-{n}", ATTACKER) for n in range(4 * allowed)])
     assert statuses == {401: allowed, 429: 3 * allowed}, statuses
     # The workers told the addresses apart: the user at home still signs in.
-    with httpx.Client(base_url=workers) as client:
+    with loopback_http(base_url=workers) as client:
         assert sign_in(client, ADMIN, DEMO_PASSWORD, USER_AT_HOME).status_code == 201

@@ -11,12 +11,12 @@ import io
 import json
 import uuid
 
-import httpx
 import pytest
 
 from credits_tui.api_client import errors
 from credits_tui.api_client.client import CreditsClient
 from credits_tui.api_client.models import AuditAction, AuditQuery
+from tests.support import loopback_http
 from tests.support.backend import ADMIN, SUPPORT
 from tests.support.cli import (  # noqa: F401
     admin_token,
@@ -38,8 +38,9 @@ def served(raw, token: str, **params) -> list[dict]:
 @pytest.fixture
 def bought(raw, admin_token) -> dict:
     """A purchase and a CSV export by the admin: rows of two more actions."""
-    response = httpx.post(f"{raw.api_url}/credits/purchases", json={"amount": "7.25"}, timeout=10,
-                          headers={"Authorization": f"Bearer {admin_token}", "Idempotency-Key": str(uuid.uuid4())})
+    with loopback_http(timeout=10) as http:
+        response = http.post(f"{raw.api_url}/credits/purchases", json={"amount": "7.25"},
+                             headers={"Authorization": f"Bearer {admin_token}", "Idempotency-Key": str(uuid.uuid4())})
     assert response.status_code == 201, response.text
     assert raw.get("/credits/transactions.csv", admin_token).status_code == 200
     return response.json()

@@ -18,6 +18,7 @@ import httpx
 
 from credits_tui.backend.db.engine import Database
 from credits_tui.embedded import free_port
+from tests.support import loopback_http
 
 
 def all_at_once(count: int, send) -> list[httpx.Response]:
@@ -25,7 +26,7 @@ def all_at_once(count: int, send) -> list[httpx.Response]:
     barrier = threading.Barrier(count)
 
     def run(i: int) -> httpx.Response:
-        with httpx.Client(timeout=30) as client:
+        with loopback_http(timeout=30) as client:
             barrier.wait(timeout=30)
             return send(client, i)
 
@@ -51,14 +52,15 @@ def served(database: Database, log: Path, workers: int) -> Iterator[tuple[str, s
 def wait_until_serving(process: subprocess.Popen, base: str, log: Path, timeout: float = 30) -> None:
     """Wait until the server started as ``process`` answers on ``base``; fail with its log if it exits."""
     deadline = time.monotonic() + timeout
-    while True:
-        assert process.poll() is None, log.read_text(errors="replace")
-        try:
-            httpx.get(f"{base}/openapi.json", timeout=1)
-            return
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
+    with loopback_http(timeout=1) as http:
+        while True:
+            assert process.poll() is None, log.read_text(errors="replace")
+            try:
+                http.get(f"{base}/openapi.json")
+                return
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.05)
 
 
 def with_kill(process: subprocess.Popen) -> None:
