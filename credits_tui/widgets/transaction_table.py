@@ -95,7 +95,7 @@ class TransactionTable(DataTable[Text]):
         self._items: dict[str, Transaction] = {}
         self._labels: Mapping[str, str] = {}
         self._widths: dict[str, int] = {}
-        self._built_from: tuple[list[Transaction], dict[str, str]] | None = None  # the rows' page and labels
+        self._built_with: dict[str, str] | None = None  # the labels the rows were built with
 
     def on_mount(self) -> None:
         self._fit_columns([])
@@ -136,7 +136,7 @@ class TransactionTable(DataTable[Text]):
         if labels is not None:
             self._labels = labels
         items = list(items)
-        if (items, self._labels) == self._built_from and self.row_count == len(items):
+        if self._labels == self._built_with and items == self.items and self.row_count == len(items):
             # A refresh that brought the page back unchanged (each time a section is shown again):
             # the rows and the drawings DataTable keeps of them stay, and nothing is drawn afresh.
             self._place_cursor(len(items), cursor)
@@ -145,7 +145,7 @@ class TransactionTable(DataTable[Text]):
             self.clear()
         self._items = {str(item.id): item for item in items}
         self.add_rows_with_keys(items)
-        self._built_from = (items, dict(self._labels))
+        self._built_with = dict(self._labels)
         self._place_cursor(len(items), cursor)
 
     def _place_cursor(self, rows: int, cursor: int | str) -> None:
