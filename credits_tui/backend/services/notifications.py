@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,18 +67,26 @@ class Addressee(Protocol):
     def alert_recipient_ids(self) -> str | None: ...
 
 
-def _recipients(account: Addressee) -> ColumnElement[bool]:
-    """The users told about the account's events: as set, else its admins."""
-    if account.alert_recipient_ids is not None:
-        return User.id.in_(json.loads(account.alert_recipient_ids))
-    return (User.account_id == account.id) & (User.role == Role.admin.value)
+_users = table_of(User)
+# The users told about an account's events: as set, else its admins. Built once, like _INSERT_ROW.
+_ADMINS = (_users.c.account_id == bindparam("account")) & (_users.c.role == Role.admin.value)
+_ADMIN_IDS = select(_users.c.id).where(_ADMINS).order_by(_users.c.id)
+_ADMIN_EMAILS = select(_users.c.email).where(_ADMINS).order_by(_users.c.id)
+_CHOSEN_EMAILS = (select(_users.c.email).where(_users.c.id.in_(bindparam("ids", expanding=True)))
+                  .order_by(_users.c.id))
 
 
 def recipient_ids(session: Session, account: Addressee) -> list[int]:
-    """The ids of the users told about the account's events (see ``_recipients``)."""
+    """The ids of the users told about the account's events: as set, else its admins."""
     if account.alert_recipient_ids is not None:
         return list(json.loads(account.alert_recipient_ids))
-    return list(session.scalars(select(User.id).where(_recipients(account)).order_by(User.id)))
+    return list(session.scalars(_ADMIN_IDS, {"account": account.id}))
+
+
+def _recipient_emails(session: Session, account: Addressee) -> list[str]:
+    if account.alert_recipient_ids is not None:
+        return list(session.scalars(_CHOSEN_EMAILS, {"ids": json.loads(account.alert_recipient_ids)}))
+    return list(session.scalars(_ADMIN_EMAILS, {"account": account.id}))
 
 
 def notify(session: Session, account: Addressee, kind: NotificationKind, subject: str, body: str, *,
@@ -88,7 +96,7 @@ def notify(session: Session, account: Addressee, kind: NotificationKind, subject
     Inserted at once rather than at the session's flush (a purchase's receipt is then the
     only object its unit of work would flush): the row references only the account.
     """
-    emails = list(session.scalars(select(User.email).where(_recipients(account)).order_by(User.id)))
+    emails = _recipient_emails(session, account)
     row_id: int = session.execute(_INSERT_ROW, {
         "account_id": account.id, "created_at": at or utc_now(), "kind": kind.value,
         "subject": f"{account.name}: {subject}", "body": body, "recipients": json.dumps(emails),
@@ -172,8 +180,7 @@ def seed_notifications(session: Session, account: Account, *, low_balance_cents:
     if auto_recharge is not None:
         account.auto_recharge_enabled = True
         account.auto_recharge_threshold_cents, account.auto_recharge_to_cents = auto_recharge
-    ids = recipient_ids(session, account)
-    emails = json.dumps(list(session.scalars(select(User.email).where(User.id.in_(ids)).order_by(User.id))))
+    emails = json.dumps(_recipient_emails(session, account))
     card = session.get(Card, account.id)
     last4 = card.last4 if card else "4242"
     rows: list[dict[str, object]] = []
