@@ -15,7 +15,8 @@ from credits_tui.backend.db.schema import Account, LedgerTransaction, Purchase
 from credits_tui.backend.demo import DEMO_PASSWORD
 from credits_tui.backend.services import ledger
 from tests.support import loopback_http
-from tests.support.processes import all_at_once
+from tests.support.backend import assert_ledger_invariant
+from tests.support.processes import all_at_once, served
 
 WORKERS = 20
 
@@ -150,3 +151,18 @@ def test_concurrent_usage_and_purchases_keep_the_books(live_server, seeded, admi
     expected = before + (WORKERS // 2) * Decimal("7.77") - (WORKERS // 2) * Decimal("10.50")
     assert balance(live_server, admin_headers) == expected
     assert demo_counts(seeded)[1] == rows_before + WORKERS
+
+
+def test_purchases_across_worker_processes_all_land_and_keep_the_books(seeded, tmp_path):
+    # Each worker process has its own connections (and, on SQLite, its own place in the queue
+    # for the write turn): the books must come out the same as with one.
+    with served(seeded, tmp_path / "serve.log", workers=2) as (base, _process):
+        headers = sign_in(base, "admin@demo.example")
+        before = balance(base, headers)
+        amounts = [Decimal(f"{5 + i}.25") for i in range(WORKERS)]
+        responses = all_at_once(WORKERS, lambda client, i: client.post(
+            f"{base}/credits/purchases", json={"amount": f"{amounts[i]:.2f}"},
+            headers={**headers, "Idempotency-Key": f"across-{i}-{uuid.uuid4()}"}))
+        assert [r.status_code for r in responses] == [201] * WORKERS, [r.text for r in responses]
+        assert balance(base, headers) == before + sum(amounts)
+    assert_ledger_invariant(seeded)
