@@ -121,6 +121,32 @@ class Switchable(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
+async def test_a_start_on_a_revoked_token_shows_the_next_sign_ins_figures(make_app, backend):
+    # The start asks for Status's figures beside the check of the saved token: answers asked
+    # with a token that did not get in must not be what Status shows after the sign-in.
+    app = make_app("admin@demo.example")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=backend), base_url=SERVER) as raw:
+        revoked = await raw.delete("/api/v1/auth/tokens/current",
+                                   headers={"Authorization": f"Bearer {app.connection.token}"})
+        assert revoked.status_code == 204
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: sign_in_shown(app))
+        await sign_in(pilot, "admin@demo.example", "demo-password")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.loaded)
+        assert app.screen.query_one(ErrorBanner).visible_message is None
+
+
+async def test_a_member_who_signs_out_and_in_as_an_admin_sees_status(make_app):
+    app = make_app("member@demo.example")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, NoAccessScreen))
+        app.sign_out()
+        await wait_for(pilot, lambda: sign_in_shown(app))
+        await sign_in(pilot, "admin@demo.example", "demo-password")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.loaded)
+        assert app.screen.query_one(ErrorBanner).visible_message is None
+
+
 async def test_server_down_shows_a_readable_error_and_retry_recovers(make_app):
     app = make_app()
     transport = Switchable(app.connection.transport)
