@@ -1,7 +1,8 @@
 """Manage Credits: search every transaction, a page at a time, with the window's totals and CSV export.
 
 The filter bar says when the filters change; the screen asks the server for the page, then
-(once the page is in) the totals, and (when shown) the usage chart, each in its own exclusive
+(once the page is in) the totals (the first page and totals side by side, while the screen
+is built), and (when shown) the usage chart, each in its own exclusive
 worker, and pushes what came back down to the table, the pager and the totals line. The table holds one server page
 (100 rows) and nothing else, so memory does not grow with the account. Every fetch carries a
 request number: a result that is no longer the newest is dropped, never shown.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -34,7 +36,7 @@ from credits_tui.screens.transaction_detail import TransactionDetail
 from credits_tui.session import Session
 from credits_tui.timeframes import ALL_TIME, LABELS, describe_window
 from credits_tui.widgets.export_progress import ExportProgress
-from credits_tui.widgets.filter_bar import FilterBar, Filters, Search
+from credits_tui.widgets.filter_bar import DEFAULT_FILTERS, FilterBar, Filters, Search, search_of
 from credits_tui.widgets.pager import PAGE_SIZE, Pager
 from credits_tui.widgets.time_frame import TimeFrame
 from credits_tui.widgets.transaction_table import TransactionTable
@@ -56,6 +58,21 @@ def totals_text(summary: TransactionSummary) -> Text:
     text.append("   Net ")
     text.append(amount_text(summary.credits_added - summary.credits_used, style="bold"))
     return text
+
+
+@dataclass(frozen=True)
+class FirstLook:
+    """Manage's first page and totals, asked for while the screen is built (``ask_ahead``)."""
+
+    filters: Filters
+    search: Search
+    page: TransactionPage
+    totals: TransactionSummary
+
+
+async def first_look(api: CreditsClient, filters: Filters, search: Search) -> FirstLook:
+    page, totals = await asyncio.gather(api.transactions(search.query, limit=PAGE_SIZE), api.summary(search.query))
+    return FirstLook(filters, search, page, totals)
 
 
 class ManageScreen(CreditsScreen):
@@ -96,6 +113,14 @@ class ManageScreen(CreditsScreen):
             yield Pager(id="pager")
             yield ExportProgress(id="export-bar")
 
+    @classmethod
+    def ask_ahead(cls, session: Session) -> None:
+        # Building the screen (about 125 widgets) takes longer than the server needs for the
+        # first page and its totals, and the server has nothing else to do meanwhile: both are
+        # asked for before it, side by side (later the totals wait for the page, see apply_filters).
+        search = search_of(DEFAULT_FILTERS, datetime.now(timezone.utc))
+        session.ask_ahead(cls.SECTION, first_look(session.client, DEFAULT_FILTERS, search))
+
     @property
     def table(self) -> TransactionTable:
         return self.query_one(TransactionTable)
@@ -121,7 +146,12 @@ class ManageScreen(CreditsScreen):
     def reload(self) -> None:
         if not self.filter_bar.choices_loaded:
             self.load_choices()
-        self.apply_filters(refresh=True)
+        early = self.session.take_ahead(self.SECTION)
+        if early is None:
+            self.apply_filters(refresh=True)
+            return
+        self._applied = self.filter_bar.filters()  # the bar announcing them as it mounts is no news
+        self.take_first_look(early)
 
     @on(FilterBar.Changed)
     def _filters_changed(self, event: FilterBar.Changed) -> None:
@@ -140,6 +170,16 @@ class ManageScreen(CreditsScreen):
         if search is None:
             self._applied = None
             return
+        self._show_search(filters, search, same=same)
+        index = self.pager.page_index
+        self._load_page(index, self.pager.cursor_of(index), cursor="keep" if same else 0)
+        self._set_busy("totals", True)
+        # The totals scan the whole window; asked for together with the page they slow it down on
+        # the server. The rows are what people wait for: the totals are asked for once they are in.
+        self._totals_due = (self._generation, search.query)
+
+    def _show_search(self, filters: Filters, search: Search, *, same: bool) -> None:
+        """Make ``search`` the query shown: its window, its totals to come, its chart if shown."""
         self._applied, self._search, self.current_query = filters, search, search.query
         self._generation += 1
         pager = self.pager
@@ -148,12 +188,6 @@ class ManageScreen(CreditsScreen):
         pager.window = self._window_text()
         self.summary = pager.total = None
         self._show_totals()
-        index = pager.page_index
-        self._load_page(index, pager.cursor_of(index), cursor="keep" if same else 0)
-        self._set_busy("totals", True)
-        # The totals scan the whole window; asked for together with the page they slow it down on
-        # the server. The rows are what people wait for: the totals are asked for once they are in.
-        self._totals_due = (self._generation, search.query)
         if self.has_class("-chart"):
             self.load_chart(search)
 
@@ -257,6 +291,26 @@ class ManageScreen(CreditsScreen):
         self.load_page(self._page_request, self.current_query, index, page_cursor, cursor)
 
     @work(exclusive=True, group="transactions", exit_on_error=False)
+    async def take_first_look(self, early: asyncio.Future[FirstLook]) -> None:
+        """Show the first page and totals asked for while the screen was built; should they have
+        failed, or the filters changed meanwhile, ask again the usual way."""
+        self._page_request += 1
+        request = self._page_request
+        self.pager.fetching = True
+        self._set_busy("table", True)
+        result = await self.call_api(lambda _api: early, show_errors=False)
+        if request != self._page_request:
+            return  # a page of other filters was asked for meanwhile
+        if isinstance(result, errors.ApiError) or result.filters != self._applied:
+            self.apply_filters(refresh=True)  # (which says what fails, if it fails again)
+            return
+        self._set_busy("table", False)
+        self._show_search(result.filters, result.search, same=False)
+        self._report("page", result.page)
+        self._show_page(result.page, 0, None, 0)
+        self._show_summary(self._generation, result.totals)
+
+    @work(exclusive=True, group="transactions", exit_on_error=False)
     async def load_page(self, request: int, query: TransactionQuery, index: int, page_cursor: str | None,
                         cursor: int | str) -> None:
         result = await self.call_api(lambda api: api.transactions(query, limit=PAGE_SIZE, cursor=page_cursor),
@@ -302,7 +356,9 @@ class ManageScreen(CreditsScreen):
 
     @work(exclusive=True, group="totals", exit_on_error=False)
     async def load_totals(self, generation: int, query: TransactionQuery) -> None:
-        result = await self.call_api(lambda api: api.summary(query), show_errors=False)
+        self._show_summary(generation, await self.call_api(lambda api: api.summary(query), show_errors=False))
+
+    def _show_summary(self, generation: int, result: TransactionSummary | errors.ApiError) -> None:
         if generation != self._generation:
             return  # the filters changed meanwhile
         self._set_busy("totals", False)

@@ -44,6 +44,9 @@ class Filters:
     q: str
 
 
+DEFAULT_FILTERS = Filters(TimeFrameChoice(), ALL, ALL, ALL, "")  # what the bar holds at first
+
+
 @dataclass(frozen=True)
 class Search:
     """A usable query and the window it covers (``frame`` names it: ``30d``, ``custom``…)."""
@@ -51,6 +54,24 @@ class Search:
     query: TransactionQuery
     window: Window
     frame: str
+
+
+class Unsearchable(ValueError):
+    """Filters that cannot be searched as they are; ``str()`` says why, for a person."""
+
+
+def search_of(filters: Filters, now: datetime) -> Search:
+    """The query for ``filters`` at ``now``; ``DateError`` or ``Unsearchable`` when one cannot be used."""
+    since, until = filters.time_frame.window(now)
+    if filters.q and not any(ch.isalnum() for ch in filters.q):
+        raise Unsearchable("Search for at least one letter or digit.")
+    query = TransactionQuery(
+        since=since, until=until,
+        transaction_type=[TransactionType(filters.transaction_type)] if filters.transaction_type else [],
+        process_type=[filters.process_type] if filters.process_type else [],
+        user=filters.user or None, q=filters.q or None,
+    )
+    return Search(query, (since, until), filters.time_frame.frame)
 
 
 class FilterBar(Vertical):
@@ -129,23 +150,18 @@ class FilterBar(Vertical):
         """The query for ``filters``, or None (and the reason shown) when one of them cannot be used."""
         self.cancel_pending()
         try:
-            since, until = filters.time_frame.window(datetime.now(timezone.utc))
+            search = search_of(filters, datetime.now(timezone.utc))
         except DateError as error:
             self.time_frame.mark_invalid(error.field)
             self._say(f"{error}  (Showing the results of the previous filters.)")
             return None
-        self.time_frame.mark_invalid(None)
-        if filters.q and not any(ch.isalnum() for ch in filters.q):
-            self._say("Search for at least one letter or digit.")
+        except Unsearchable as error:
+            self.time_frame.mark_invalid(None)
+            self._say(str(error))
             return None
+        self.time_frame.mark_invalid(None)
         self._say("")
-        query = TransactionQuery(
-            since=since, until=until,
-            transaction_type=[TransactionType(filters.transaction_type)] if filters.transaction_type else [],
-            process_type=[filters.process_type] if filters.process_type else [],
-            user=filters.user or None, q=filters.q or None,
-        )
-        return Search(query, (since, until), filters.time_frame.frame)
+        return search
 
     def set_choices(self, prices: PriceCatalog, users: UserList) -> None:
         self._set_options("#process", [("All process types", ALL)] + [(Text(p.label), p.process_type)

@@ -6,8 +6,10 @@ import asyncio
 import csv
 import io
 import itertools
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from rich.console import Console
 from textual.widgets import Input, Select
@@ -19,6 +21,7 @@ from credits_tui.backend.services.ledger import search_words
 from credits_tui.backend.services.transactions import CSV_COLUMNS
 from credits_tui.screens.export_csv import ExportCsv
 from credits_tui.screens.manage import ManageScreen
+from credits_tui.screens.status import StatusScreen
 from credits_tui.screens.transaction_detail import TransactionDetail, detail_fields
 from credits_tui.timeframes import LAST_7_DAYS
 from credits_tui.widgets.export_progress import ExportProgress, count_csv_records
@@ -53,6 +56,62 @@ async def table_of_all_time(app, pilot) -> tuple[ManageScreen, TransactionTable]
     table = screen.query_one(TransactionTable)
     table.focus()
     return screen, table
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The backend in-process, counting the requests per path and noting when each was asked
+    and answered; ``fail`` names paths whose next request gets a 500 instead (once each: not one the client repeats)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.paths: Counter[str] = Counter()
+        self.events: list[str] = []
+        self.fail: set[str] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api/v1")
+        self.paths[path] += 1
+        self.events.append(f"asked {path}")
+        if path in self.fail:
+            self.fail.discard(path)
+            return httpx.Response(500, json={"error": {"code": "internal_error", "message": "Something broke."}})
+        response = await self.inner.handle_async_request(request)
+        self.events.append(f"answered {path}")
+        return response
+
+
+def counted(app) -> CountingTransport:
+    assert app.connection.transport is not None
+    counting = app.connection.transport = CountingTransport(app.connection.transport)
+    return counting
+
+
+async def test_the_first_visit_asks_for_the_page_and_totals_side_by_side_and_once(make_app):
+    # Both are asked for while the screen is built (ask_ahead), and what comes back is shown.
+    app = make_app()
+    counting = counted(app)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.loaded)
+        counting.paths.clear()  # (Status asks for its recent rows too)
+        counting.events.clear()
+        screen = await open_manage(app, pilot)
+        assert counting.paths["/credits/transactions"] == 1
+        assert counting.paths["/credits/transactions/summary"] == 1
+        assert (counting.events.index("asked /credits/transactions/summary")
+                < counting.events.index("answered /credits/transactions"))
+        await assert_shows(app, screen)
+        assert screen.summary.count > 0 and screen.time_frame.choice.frame == "last_30_days"
+
+
+async def test_a_first_look_that_failed_is_asked_for_again(make_app):
+    app = make_app()
+    counting = counted(app)
+    counting.fail.add("/credits/transactions/summary")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_manage(app, pilot)
+        assert counting.paths["/credits/transactions/summary"] >= 2
+        await assert_shows(app, screen)
+        assert screen.error_banner.visible_message is None
 
 
 def newest_first(items: list[Transaction]) -> bool:
