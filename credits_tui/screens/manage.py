@@ -298,6 +298,7 @@ class ManageScreen(CreditsScreen):
         request = self._page_request
         self.pager.fetching = True
         self._set_busy("table", True)
+        self._show_totals()  # "Adding up the window…" meanwhile
         result = await self.call_api(lambda _api: early, show_errors=False)
         if request != self._page_request:
             return  # a page of other filters was asked for meanwhile
