@@ -34,7 +34,7 @@ from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
-from tests.support.backend import cheap_password_hash, out_of_wal_mode
+from tests.support.backend import cheap_password_hash, into_wal_mode, out_of_wal_mode
 from tests.support.memory_keyring import MemoryKeyring
 from tests.support.pilot import SERVER
 
@@ -144,6 +144,7 @@ def backend(clock, seeded_templates, _one_app, tmp_path) -> Iterator[FastAPI]:
     file of the test's own: Demo Co. with 300 transactions."""
     path = tmp_path / "credits.db"
     shutil.copyfile(seeded_templates(clock), path)
+    into_wal_mode(path)
     url = f"sqlite:///{path}"
     database = Database(url)
     yield _one_app.bound(Settings(database_url=url), database)

@@ -78,6 +78,7 @@ class SqliteTemplates:
         if content not in self._made:
             self._made[content] = self._make(content)
         shutil.copyfile(self._made[content], path)
+        into_wal_mode(path)
 
     def _make(self, content: Content) -> Path:
         path = self.folder / f"{content}.db"
@@ -89,10 +90,18 @@ class SqliteTemplates:
 
 
 def out_of_wal_mode(path: Path) -> None:
-    """Everything in the one file, so that copying the file copies the whole database (the
-    copies go back to WAL when the backend opens them)."""
+    """Everything in the one file, so that copying the file copies the whole database (each
+    copy goes back to WAL with ``into_wal_mode``)."""
     with contextlib.closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA journal_mode=DELETE")
+
+
+def into_wal_mode(path: Path) -> None:
+    """Back to WAL (it stays so in the file) before any test opens the copy. The backend's
+    connections ask for WAL too, but the switch needs the file to itself: two connections
+    opened at once, one of them reading, made it fail now and then with "database is locked"."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def sqlite_path(url: str) -> Path:
