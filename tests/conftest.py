@@ -54,9 +54,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests that take ``database_url`` run on SQLite, and on PostgreSQL when CI provides it."""
+    """Tests that take ``database_url`` run on SQLite, and on PostgreSQL when CI provides it
+    (unless marked ``sqlite_only``: about a behaviour of SQLite's)."""
     if "database_kind" in metafunc.fixturenames:
-        kinds = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        kinds = ["sqlite"] + (["postgresql"] if POSTGRES_URL and not sqlite_only else [])
         metafunc.parametrize("database_kind", kinds, scope="session")
 
 

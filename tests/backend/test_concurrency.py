@@ -153,9 +153,10 @@ def test_concurrent_usage_and_purchases_keep_the_books(live_server, seeded, admi
     assert demo_counts(seeded)[1] == rows_before + WORKERS
 
 
+@pytest.mark.sqlite_only  # several PostgreSQL workers: test_auto_recharge.py
 def test_purchases_across_worker_processes_all_land_and_keep_the_books(seeded, tmp_path):
-    # Each worker process has its own connections (and, on SQLite, its own place in the queue
-    # for the write turn): the books must come out the same as with one.
+    # Each worker process has its own connections and its own place in the queue for SQLite's
+    # write turn (engine._SqliteWriter): the books must come out the same as with one.
     with served(seeded, tmp_path / "serve.log", workers=2) as (base, _process):
         headers = sign_in(base, "admin@demo.example")
         before = balance(base, headers)
