@@ -29,8 +29,8 @@ class RedactingFilter(logging.Filter):
     formatter unpacks ``record.args``).
 
     A record meets the filter twice on its way out, on its logger and on the handler, and is
-    masked only the first time: every request writes an access line, and masking it was a
-    tenth of the server's CPU for a purchase.
+    masked only the first time: every request writes an access line, and each of its
+    arguments goes through every pattern.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
