@@ -8,6 +8,7 @@ goes once it is; Status and Billing also hand it fresh warnings when they have t
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 from rich.text import Text
@@ -77,9 +78,8 @@ class WarningsBar(Static):
             return
         api = self.session.client
         try:
-            status = await api.status()
-            alerts = await api.notification_settings()
-            prices = await api.prices()
+            # Side by side: one after another they were three round trips for one line.
+            status, alerts, prices = await asyncio.gather(api.status(), api.notification_settings(), api.prices())
         except errors.ApiError:
             return
         labels = {price.process_type: price.label for price in prices.items}

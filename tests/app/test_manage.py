@@ -6,10 +6,8 @@ import asyncio
 import csv
 import io
 import itertools
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 from rich.console import Console
 from textual.widgets import Input, Select
@@ -27,6 +25,7 @@ from credits_tui.timeframes import LAST_7_DAYS
 from credits_tui.widgets.export_progress import ExportProgress, count_csv_records
 from credits_tui.widgets.transaction_table import TransactionTable
 from tests.support.pilot import all_time, choose, manage_settled, open_manage, settle, wait_for
+from tests.support.transports import recording
 
 SEEDED = 300
 ALL_TIME_QUERY = TransactionQuery()
@@ -58,38 +57,10 @@ async def table_of_all_time(app, pilot) -> tuple[ManageScreen, TransactionTable]
     return screen, table
 
 
-class CountingTransport(httpx.AsyncBaseTransport):
-    """The backend in-process, counting the requests per path and noting when each was asked
-    and answered; ``fail`` names paths whose next request gets a 500 instead (once each: not one the client repeats)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.paths: Counter[str] = Counter()
-        self.events: list[str] = []
-        self.fail: set[str] = set()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path.removeprefix("/api/v1")
-        self.paths[path] += 1
-        self.events.append(f"asked {path}")
-        if path in self.fail:
-            self.fail.discard(path)
-            return httpx.Response(500, json={"error": {"code": "internal_error", "message": "Something broke."}})
-        response = await self.inner.handle_async_request(request)
-        self.events.append(f"answered {path}")
-        return response
-
-
-def counted(app) -> CountingTransport:
-    assert app.connection.transport is not None
-    counting = app.connection.transport = CountingTransport(app.connection.transport)
-    return counting
-
-
 async def test_the_first_visit_asks_for_the_page_and_totals_side_by_side_and_once(make_app):
     # Both are asked for while the screen is built (ask_ahead), and what comes back is shown.
     app = make_app()
-    counting = counted(app)
+    counting = recording(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.loaded)
         counting.paths.clear()  # (Status asks for its recent rows too)
@@ -105,7 +76,7 @@ async def test_the_first_visit_asks_for_the_page_and_totals_side_by_side_and_onc
 
 async def test_a_first_look_that_failed_is_asked_for_again(make_app):
     app = make_app()
-    counting = counted(app)
+    counting = recording(app)
     counting.fail.add("/credits/transactions/summary")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_manage(app, pilot)

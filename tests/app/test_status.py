@@ -1,7 +1,7 @@
+"""Status: the balance, card and recent activity, and what the start asks the server for."""
 
-from collections import Counter
+from __future__ import annotations
 
-import httpx
 from textual.widgets import DataTable
 
 from credits_tui.screens.sign_in import SignInScreen
@@ -9,6 +9,7 @@ from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.money import BalanceDigits
 from credits_tui.widgets.usage_chart import UsageChart
 from tests.support.pilot import wait_for
+from tests.support.transports import recording
 
 
 async def test_status_shows_the_balance_card_and_recent_activity(make_app):
@@ -30,22 +31,9 @@ async def test_without_a_token_the_app_asks_to_sign_in(make_app):
         assert isinstance(app.screen, SignInScreen)
 
 
-class CountingTransport(httpx.AsyncBaseTransport):
-    """The backend in-process, counting the requests per path (what the server is asked at start)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.paths: Counter[str] = Counter()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths[request.url.path.removeprefix("/api/v1")] += 1
-        return await self.inner.handle_async_request(request)
-
-
 async def test_the_start_asks_for_each_figure_once_and_draws_the_chart_after_the_balance(make_app):
     app = make_app()
-    assert app.connection.transport is not None
-    counting = app.connection.transport = CountingTransport(app.connection.transport)
+    counting = recording(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.loaded)
         await wait_for(pilot, lambda: "Loading usage" not in app.screen.query_one("#usage-chart", UsageChart).legend)

@@ -25,6 +25,7 @@ from credits_tui.screens.status import StatusScreen
 from credits_tui.warnings import WarningKind
 from credits_tui.widgets.warnings_bar import WarningsBar, WarningsList
 from tests.support.pilot import wait_for
+from tests.support.transports import recording
 
 THIS_YEAR = datetime.now(timezone.utc).year
 ADDRESS = BillingAddress(line1="1 Demo Way", city="Chicago", region="IL", postal_code="60601", country="US")
@@ -186,3 +187,14 @@ async def test_used_up_free_quota_until_it_resets(make_app, backend):
         await refresh_status(app, pilot, lambda shown: WarningKind.quota_used_up not in shown)
         await wait_for(pilot, lambda: not header(app).warnings and not header(app).display)
         assert not status_list(app).display
+
+
+async def test_the_header_line_asks_for_what_it_needs_side_by_side(make_app):
+    # Status, alerts and prices: one after another they were three round trips for one line.
+    app = make_app(section="buy")
+    ordering = recording(app)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, BuyScreen) and header(app).answered)
+    first_answer = ordering.events.index("answered /account/status")
+    assert ordering.events.index("asked /billing/notifications") < first_answer
+    assert ordering.events.index("asked /credits/prices") < first_answer
