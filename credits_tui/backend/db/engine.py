@@ -107,10 +107,10 @@ class _SqliteWriter:
     SQLite's own lock makes a waiting writer retry BEGIN IMMEDIATE after sleeps of up to 100 ms
     (its busy handler), so the writer that sleeps when the lock comes free loses the time a
     dozen short purchases would take. A waiter here is woken the moment the turn is free: with
-    4 workers, purchases went from 110-114 to 121-129 a second. SQLite's lock still decides
-    who writes; this only orders the queue (a process that does not take part, such as the
-    sqlite3 shell, still meets the busy handler, and a process forked from one that holds the
-    file shares its turn).
+    4 workers, purchases went from 110-114 to 121-130 a second (and 96 in one of four runs).
+    SQLite's lock still decides who writes; this only orders the queue (a process that does not
+    take part, such as the sqlite3 shell, still meets the busy handler, and a process forked
+    from one that holds the file shares its turn).
     """
 
     def __init__(self, database_path: str | None) -> None:
