@@ -9,7 +9,6 @@ own: there is never more than one sign-in screen, so one sign-in is always enoug
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from credits_tui.api_client.models import Me, Role
 from credits_tui.auth.profiles import DEFAULT_PROFILE, ConfigError, load_config, save_config
 from credits_tui.auth.session import remember
 from credits_tui.auth.tokens import TokenStore
+from credits_tui.collector import freeze_what_start_up_made
 from credits_tui.messages import SessionExpired
 from credits_tui.screens.base import CreditsScreen
 from credits_tui.screens.help import HelpScreen, KeyRow, keys_of
@@ -44,19 +44,6 @@ from credits_tui.widgets.section_tabs import SectionTabs
 SIGN_IN, UNREACHABLE, NO_ACCESS = "sign-in", "unreachable", "no-access"
 GATES = (SIGN_IN, UNREACHABLE, NO_ACCESS)
 RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)  # seconds between tries while the server is down
-
-
-def freeze_what_start_up_made() -> None:
-    """Move what exists once the first frame is shown (modules, classes, the app and its screens,
-    about 74,000 objects) out of the garbage collector's full collections, once per process.
-
-    A full collection walks every object alive and stops the event loop meanwhile: 60–125 ms
-    on the test machine, about once every ten keys typed in a search, and the drawing of that
-    key's page waits for it. Frozen, it walks only what came since: 25–70 ms. What start-up
-    left as garbage stays (a one-off, small).
-    """
-    if not gc.get_freeze_count():
-        gc.freeze()
 
 
 def section_screen(section: Section) -> type[CreditsScreen]:

@@ -25,6 +25,7 @@ from credits_tui.backend.services.billing import BillingService
 from credits_tui.backend.services.credits import CreditsService
 from credits_tui.backend.services.payments import PaymentGateway, TestGateway
 from credits_tui.backend.services.transactions import TransactionService
+from credits_tui.collector import freeze_what_start_up_made
 
 API_PREFIX = "/api/v1"
 
@@ -89,5 +90,11 @@ async def _mail_sent_while_serving(app: FastAPI) -> AsyncIterator[None]:
 
 
 def app_from_env() -> FastAPI:
-    """The factory uvicorn calls in each worker (``--workers N``); migrations ran before."""
-    return create_app(migrate=False)
+    """The factory uvicorn calls in each worker (``--workers N``); migrations ran before.
+
+    A worker is a server process of its own, so what it has made by now is frozen out of the
+    full garbage collections (the app and tests that embed the backend freeze for themselves).
+    """
+    app = create_app(migrate=False)
+    freeze_what_start_up_made()
+    return app
