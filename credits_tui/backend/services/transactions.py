@@ -100,8 +100,11 @@ class TransactionService(TransactionTotals):
         pivot = func.coalesce(window.order_by(ids.desc()).offset(_WALK_ROWS - 1).limit(1).scalar_subquery(), 0)
         matching, _ = self._select(_PAGE_COLUMNS, r, before)
         newest = matching.where(_T.id >= pivot).order_by(_T.id.desc()).limit(limit)
-        # ``id + 0``: no index gives that order, so the plan cannot walk the id index again.
-        older = matching.where(_T.id < pivot).order_by((_T.id + 0).desc()).limit(limit)
+        # ``id + 0``: no index gives that order, so the plan cannot walk the id index again; nor
+        # can it read that index for the older ids, as a bitmap to AND with the text index's: it
+        # guesses a third of the ledger there (the pivot is not known when it plans) and read
+        # 990,000 ids for "refund 1" (116 of its 200 ms). The pivot is checked on each match.
+        older = matching.where(_T.id + 0 < pivot).order_by((_T.id + 0).desc()).limit(limit)
         # No ORDER BY around the union: its branches are read in turn, newest rows first.
         both = union_all(select(newest.subquery()), select(older.subquery()))
         return select(both.subquery()).limit(limit).subquery("page")
