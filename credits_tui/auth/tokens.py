@@ -3,15 +3,19 @@
 When no keyring backend is usable the token is kept in this process's memory only, and
 ``notice`` says so once. A token is never written to a file or a log by this module. Keyring
 calls block (D-Bus): the app runs them in a worker thread.
+
+``keyring`` is imported when a token is first looked up in it, not with this module: a
+script or CI job that passes ``CREDITS_TUI_TOKEN`` never reads the keyring (cron has no
+Secret Service), and importing keyring took 18-80 ms of such a command's start.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import keyring
-import keyring.errors
-from keyring.backend import KeyringBackend
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 SERVICE = "credits-tui"
 TOKEN_ENV = "CREDITS_TUI_TOKEN"
@@ -25,6 +29,8 @@ def entry_name(server: str, email: str) -> str:
 
 
 def keyring_usable(backend: KeyringBackend | None = None) -> bool:
+    import keyring
+
     backend = backend or keyring.get_keyring()
     return backend.priority > 0 and type(backend).__module__ != "keyring.backends.fail"
 
@@ -39,12 +45,16 @@ class TokenStore:
 
     @property
     def backend(self) -> KeyringBackend:
+        import keyring
+
         return self._backend or keyring.get_keyring()
 
     def _fall_back(self) -> None:
         self.notice = NO_KEYRING_NOTICE
 
     def get(self, server: str, email: str) -> str | None:
+        import keyring.errors
+
         name = entry_name(server, email)
         if name in self._memory:
             return self._memory[name]
@@ -58,6 +68,8 @@ class TokenStore:
 
     def set(self, server: str, email: str, token: str) -> bool:
         """Keep the token; True when the keyring holds it, False when only memory does."""
+        import keyring.errors
+
         name = entry_name(server, email)
         if keyring_usable(self.backend):
             try:
@@ -71,6 +83,8 @@ class TokenStore:
         return False
 
     def delete(self, server: str, email: str) -> None:
+        import keyring.errors
+
         name = entry_name(server, email)
         self._memory.pop(name, None)
         if not keyring_usable(self.backend):

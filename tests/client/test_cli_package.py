@@ -87,11 +87,12 @@ def test_operator_commands_without_the_server_parts_say_what_to_install(without_
     assert result.stderr.strip() == f"credits-tui: 'credits-tui {args[0]}' {INSTALL_HINT}"
 
 
-def test_balance_json_loads_no_event_loop_rich_textual_or_retry_library(without_server, live_server):
+def test_balance_json_loads_no_event_loop_rich_textual_retry_library_or_keyring(without_server, live_server):
+    """A script's token comes from the environment: the keyring is not even imported (cron has none)."""
     token = RawApi(live_server).token(ADMIN)
     env = without_server | {"CREDITS_TUI_SERVER": live_server.removesuffix("/api/v1"), "CREDITS_TUI_TOKEN": token}
     code = ("import atexit, sys\n"
-            "heavy = ('asyncio', 'rich', 'pygments', 'textual', 'stamina', 'credits_tui.backend')\n"
+            "heavy = ('asyncio', 'rich', 'pygments', 'textual', 'stamina', 'credits_tui.backend', 'keyring')\n"
             "atexit.register(lambda: print('loaded:', [m for m in heavy if sys.modules.get(m)], file=sys.stderr))\n"
             "from credits_tui.cli import main\n"
             "main(['balance', '--json'])\n")
