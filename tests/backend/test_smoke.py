@@ -41,7 +41,8 @@ def test_a_server_worker_keeps_what_its_start_made_out_of_full_collections(tmp_p
     monkeypatch.setenv("CREDITS_DATABASE_URL", f"sqlite:///{tmp_path / 'worker.db'}")
     gc.unfreeze()  # the test run froze what its collection made (tests/conftest.py)
     try:
-        app_from_env()
+        app = app_from_env()
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.freeze()
+    app.state.database.dispose()
