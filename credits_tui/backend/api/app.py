@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import warnings
 from collections.abc import AsyncIterator
 
@@ -94,7 +95,10 @@ def app_from_env() -> FastAPI:
 
     A worker is a server process of its own, so what it has made by now is frozen out of the
     full garbage collections (the app and tests that embed the backend freeze for themselves).
+    The garbage is collected first: with one worker, the migrations and a demo's seeding ran in
+    this same process, and what they left would otherwise be kept for good.
     """
     app = create_app(migrate=False)
+    gc.collect()
     freeze_what_start_up_made()
     return app
