@@ -21,6 +21,7 @@ from credits_tui.api_client.models import TransactionType
 from credits_tui.backend.db.engine import lock_account
 from credits_tui.backend.db.schema import Account, User
 from credits_tui.backend.services import ledger
+from tests.support.backend import migrate_down_and_up
 
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 WORD = re.compile(r"[^\W_]+")
@@ -277,6 +278,13 @@ def filter_cases(brute: Brute, people: dict[str, int]) -> list[tuple[dict, list[
         ({"q": "refund postc"}, brute.select(q="refund postc")),
         ({"q": "spring"}, brute.select(q="spring")),
         ({"q": "zzzznothing"}, []),
+        # One and two characters, as the first keystrokes of a search type them (PostgreSQL
+        # looks them up as prefix lexemes of their own: db/search_index.py).
+        ({"q": "g"}, brute.select(q="g")),
+        ({"q": "Sp"}, brute.select(q="sp")),
+        ({"q": "refund 1"}, brute.select(q="refund 1")),
+        ({"q": "po 2"}, brute.select(q="po 2")),
+        ({"q": "m"}, brute.select(q="m")),
         ({"transaction_type": "usage", "process_type": ["postcard", "handwritten_letter"], "user": str(admin_id)},
          brute.select(transaction_type=["usage"], process_type=["postcard", "handwritten_letter"],
                       user_id=admin_id)),
@@ -315,6 +323,15 @@ def test_every_filter_returns_exactly_the_matching_rows(admin, ledger_rows):
             assert ids(paged) == ids(expected), params
             paged_cases += 1
     assert paged_cases >= 10
+
+
+def test_the_migration_gives_the_rows_already_there_their_short_prefixes(api, admin, ledger_rows):
+    """0008 makes PostgreSQL's search vectors again, with the words' prefix lexemes, for the rows
+    already in the ledger as for new ones (on SQLite it changes nothing)."""
+    migrate_down_and_up(api.database, "0007")
+    assert ledger_rows.select(q="g") and ledger_rows.select(q="refund 1")
+    for q in ("g", "sp", "refund 1", "po 2", "goodwill"):
+        assert ids(walk(admin, {"q": q})) == ids(ledger_rows.select(q=q)), q
 
 
 def test_summary_matches_the_rows_of_the_window(admin, ledger_rows):

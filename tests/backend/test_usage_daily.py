@@ -13,14 +13,13 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from credits_tui.api_client.models import DailyUsage
-from credits_tui.backend.db.migrate import alembic_config
 from credits_tui.backend.db.schema import DailyTotal, DailyUsageTotal, LedgerTransaction
+from tests.support.backend import migrate_down_and_up
 
 MONEY = re.compile(r"^\d+\.\d{2}$")
 PROCESS_TYPES = ["postcard", "handwritten_letter", "smart_match", "zoominfo_people_search",
@@ -172,14 +171,6 @@ def test_another_account_sees_only_its_own_usage(module_api):
 def test_bad_filters_are_refused_as_for_transactions(module_api, admin, params, code):
     response = admin.get("/credits/usage/daily", params=params)
     assert response.status_code == 422 and response.json()["error"]["code"] == code, response.text
-
-
-def migrate_down_and_up(database, revision: str) -> None:
-    config = alembic_config()
-    with database.write_engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-        command.upgrade(config, "head")
 
 
 def test_the_migration_fills_the_units_of_existing_aggregates(api):

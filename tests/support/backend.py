@@ -10,13 +10,14 @@ import sqlite3
 from pathlib import Path
 from typing import Literal
 
+from alembic import command
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
-from credits_tui.backend.db.migrate import upgrade
+from credits_tui.backend.db.migrate import alembic_config, upgrade
 from credits_tui.backend.db.schema import Account, Base
 from credits_tui.backend.demo import DEMO_PASSWORD, seed_demo
 from credits_tui.backend.services.ledger import ledger_sum
@@ -175,3 +176,12 @@ class PostgresTemplates:
         for content in self._made:
             self._execute(f'DROP DATABASE IF EXISTS "{self.prefix}_{content}" WITH (FORCE)')
         self.admin.dispose()
+
+
+def migrate_down_and_up(database: Database, revision: str) -> None:
+    """Take the schema back to ``revision`` and forward again, on a database with history."""
+    config = alembic_config()
+    with database.write_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        command.upgrade(config, "head")

@@ -8,6 +8,7 @@ goes through a full-text index (FTS5 on SQLite, GIN on PostgreSQL).
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy import (
     ScalarSelect,
     Select,
     SQLColumnExpression,
+    cast,
     column,
     func,
     literal,
@@ -27,13 +29,14 @@ from sqlalchemy import (
     table,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session, aliased
 
 from credits_tui.api_client.models import TransactionType
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import LedgerTransaction, User
-from credits_tui.backend.db.search_index import SQLITE_PREFIX_MAX
+from credits_tui.backend.db.search_index import POSTGRES_PREFIX_MARK, POSTGRES_PREFIX_MAX, SQLITE_PREFIX_MAX
 from credits_tui.backend.errors import Unprocessable
 from credits_tui.backend.services.ledger import search_words
 
@@ -226,7 +229,20 @@ def _fts5_query(r: _Resolved) -> str:
 
 
 def postgres_tsquery(r: _Resolved) -> ColumnElement[Any]:
-    terms = [f"{word}:*" for word in r.words]
+    """Each word as a prefix; a short one as its prefix lexeme (``~re``, see db/search_index.py)."""
+    short = [word for word in r.words if _has_prefix_lexeme(word)]
+    terms = [f"{word}:*" for word in r.words if word not in short]
     terms += ["(" + " | ".join("(" + " & ".join(value) + ")" for value in alternatives) + ")"
               for alternatives in _filter_words(r)]
-    return func.to_tsquery(literal_column("'simple'"), " & ".join(terms))
+    # Cast, not to_tsquery: its parser would drop the mark. The words are letters and digits.
+    prefixes = cast(" & ".join(f"'{POSTGRES_PREFIX_MARK}{word}'" for word in short), TSQUERY)
+    if not terms:
+        return prefixes
+    words = func.to_tsquery(literal_column("'simple'"), " & ".join(terms))
+    return words.op("&&")(prefixes) if short else words
+
+
+def _has_prefix_lexeme(word: str) -> bool:
+    """Whether the stored vectors hold this word's prefix lexeme: it is short, and PostgreSQL's
+    parser keeps it whole, as a word or a number (it drops some of what Python calls digits, ²)."""
+    return len(word) <= POSTGRES_PREFIX_MAX and all(c.isalpha() or c in string.digits for c in word)
