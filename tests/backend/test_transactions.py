@@ -325,6 +325,24 @@ def test_every_filter_returns_exactly_the_matching_rows(admin, ledger_rows):
     assert paged_cases >= 10
 
 
+def test_one_or_two_characters_find_words_of_any_script_and_numbers(api, admin):
+    """The first keystrokes of a word in another script, of a number or of a word that mixes
+    letters and digits find it, and only words that start with them."""
+    append_row(api, description="Überweisung für Ωmega-Kunden, Beleg 4711 (A7x)")
+    append_row(api, description="Überall 8472 zweimal")
+    append_row(api, description="Ω² correction")
+
+    def found(q: str) -> list[str]:
+        return [row["description"] for row in walk(admin, {"q": q}) if row["description"].startswith(("Ü", "Ω"))]
+
+    assert found("Ü") == ["Überall 8472 zweimal", "Überweisung für Ωmega-Kunden, Beleg 4711 (A7x)"]
+    assert found("üb 47") == ["Überweisung für Ωmega-Kunden, Beleg 4711 (A7x)"]
+    assert found("ω") == ["Ω² correction", "Überweisung für Ωmega-Kunden, Beleg 4711 (A7x)"]
+    assert found("a7") == ["Überweisung für Ωmega-Kunden, Beleg 4711 (A7x)"]
+    assert found("8 zw") == ["Überall 8472 zweimal"]
+    assert found("7") == []  # 4711 and 8472 contain a 7, but no word starts with one
+
+
 def test_the_migration_gives_the_rows_already_there_their_short_prefixes(api, admin, ledger_rows):
     """0008 makes PostgreSQL's search vectors again, with the words' prefix lexemes, for the rows
     already in the ledger as for new ones (on SQLite it changes nothing)."""
