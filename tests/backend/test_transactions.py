@@ -16,6 +16,7 @@ from itertools import pairwise
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from credits_tui.api_client.models import TransactionType
 from credits_tui.backend.db.engine import lock_account
@@ -350,6 +351,21 @@ def test_the_migration_gives_the_rows_already_there_their_short_prefixes(api, ad
     assert ledger_rows.select(q="g") and ledger_rows.select(q="refund 1")
     for q in ("g", "sp", "refund 1", "po 2", "goodwill"):
         assert ids(walk(admin, {"q": q})) == ids(ledger_rows.select(q=q)), q
+
+
+def test_a_migrated_ledger_is_vacuumed_and_analysed(api, database_kind):
+    """0008 rewrites PostgreSQL's ledger; the upgrade then gives it back its planner statistics
+    and its visibility map (for index-only scans) rather than leaving them to autovacuum."""
+    if database_kind != "postgresql":
+        pytest.skip("statistics and the visibility map of a rewritten table are PostgreSQL's")
+    migrate_down_and_up(api.database, "0007")
+    with api.database.read() as session:
+        visible_pages = session.execute(sql("SELECT relallvisible FROM pg_class "
+                                             "WHERE relname = 'transactions'")).scalar_one()
+        vector_statistics = session.execute(sql("SELECT count(*) FROM pg_stats WHERE tablename = 'transactions' "
+                                                 "AND attname = 'search_vector'")).scalar_one()
+    assert visible_pages > 0
+    assert vector_statistics == 1
 
 
 def test_summary_matches_the_rows_of_the_window(admin, ledger_rows):

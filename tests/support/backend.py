@@ -179,9 +179,9 @@ class PostgresTemplates:
 
 
 def migrate_down_and_up(database: Database, revision: str) -> None:
-    """Take the schema back to ``revision`` and forward again, on a database with history."""
+    """Take the schema back to ``revision``, then forward again as a server's start does."""
     config = alembic_config()
     with database.write_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
-        command.upgrade(config, "head")
+    upgrade(database)

@@ -3,7 +3,8 @@
 SQLite: an external-content FTS5 table filled by an insert trigger (the ledger is
 append-only, so inserts are the only change to follow). PostgreSQL: a generated
 ``search_vector`` column (``to_tsvector('simple', search_text)`` and the words' prefixes, see
-below) with a GIN index. The migration creates it; a bulk load drops the index and builds it
+below) with a GIN index. The first migration calls ``create``, so a new database gets
+today's form at once (0008 brought older ones to it); a bulk load drops the index and builds it
 once at the end, which is much faster than row by row.
 """
 

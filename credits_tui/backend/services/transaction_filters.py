@@ -231,15 +231,16 @@ def _fts5_query(r: _Resolved) -> str:
 def postgres_tsquery(r: _Resolved) -> ColumnElement[Any]:
     """Each word as a prefix; a short one as its prefix lexeme (``~re``, see db/search_index.py)."""
     short = [word for word in r.words if _has_prefix_lexeme(word)]
-    terms = [f"{word}:*" for word in r.words if word not in short]
+    terms = [f"{word}:*" for word in r.words if not _has_prefix_lexeme(word)]
     terms += ["(" + " | ".join("(" + " & ".join(value) + ")" for value in alternatives) + ")"
               for alternatives in _filter_words(r)]
-    # Cast, not to_tsquery: its parser would drop the mark. The words are letters and digits.
-    prefixes = cast(" & ".join(f"'{POSTGRES_PREFIX_MARK}{word}'" for word in short), TSQUERY)
-    if not terms:
-        return prefixes
     words = func.to_tsquery(literal_column("'simple'"), " & ".join(terms))
-    return words.op("&&")(prefixes) if short else words
+    if not short:
+        return words
+    # A cast, as to_tsquery's parser would drop the mark; the text is safe to cast because
+    # _has_prefix_lexeme lets only letters and digits through (no quote, no backslash).
+    prefixes = cast(" & ".join(f"'{POSTGRES_PREFIX_MARK}{word}'" for word in short), TSQUERY)
+    return words.op("&&")(prefixes) if terms else prefixes
 
 
 def _has_prefix_lexeme(word: str) -> bool:

@@ -7,12 +7,10 @@ Create Date: 2026-11-29 14:20:00
 A one- or two-character prefix (the first keystrokes of a search) is then one exact lexeme
 for GIN rather than a merge of every lexeme it starts: see db/search_index.py. A generated
 column's expression cannot be altered, so the column and its index are made again, which
-rewrites the table (about a minute for a million rows), and the rewritten table has no
-statistics until it is analysed: the free-text summaries' plans went wrong without them (on a
-million rows "postcard" took 94–129 ms instead of 45–60). A VACUUM afterwards (it cannot run
-inside a migration's transaction) restores the visibility map sooner than autovacuum would.
-On a database 0001 has just made, the column is already the new one and the table empty.
-SQLite is unchanged.
+rewrites the table (about a minute for a million rows). db/migrate.py then vacuums and
+analyses: without statistics the free-text summaries' plans went wrong (on a million rows
+"postcard" took 94–129 ms instead of 45–60). On a database 0001 has just made, the column
+is already the new one and the table empty. SQLite is unchanged.
 """
 
 from alembic import op
@@ -30,7 +28,6 @@ def upgrade() -> None:
     if bind.dialect.name != "sqlite":
         search_index.drop(bind)
         search_index.create(bind)
-        op.execute("ANALYZE transactions")
 
 
 def downgrade() -> None:
@@ -40,4 +37,3 @@ def downgrade() -> None:
         op.execute("ALTER TABLE transactions ADD COLUMN search_vector tsvector "
                    "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED")
         op.execute("CREATE INDEX ix_transactions_search ON transactions USING gin (search_vector)")
-        op.execute("ANALYZE transactions")
