@@ -354,17 +354,16 @@ def test_the_migration_gives_the_rows_already_there_their_short_prefixes(api, ad
 
 
 def test_a_migrated_ledger_is_vacuumed_and_analysed(api, database_kind):
-    """0008 rewrites PostgreSQL's ledger; the upgrade then gives it back its planner statistics
-    and its visibility map (for index-only scans) rather than leaving them to autovacuum."""
+    """0008 rewrites PostgreSQL's ledger, whose new column has no planner statistics then; the
+    upgrade vacuums and analyses rather than leave that to autovacuum. (Whether VACUUM can also
+    mark the pages all-visible depends on the transactions open meanwhile, such as the app's
+    mail sender's: not asserted.)"""
     if database_kind != "postgresql":
-        pytest.skip("statistics and the visibility map of a rewritten table are PostgreSQL's")
+        pytest.skip("the statistics of a rewritten table are PostgreSQL's")
     migrate_down_and_up(api.database, "0007")
     with api.database.read() as session:
-        visible_pages = session.execute(sql("SELECT relallvisible FROM pg_class "
-                                             "WHERE relname = 'transactions'")).scalar_one()
         vector_statistics = session.execute(sql("SELECT count(*) FROM pg_stats WHERE tablename = 'transactions' "
-                                                 "AND attname = 'search_vector'")).scalar_one()
-    assert visible_pages > 0
+                                                "AND attname = 'search_vector'")).scalar_one()
     assert vector_statistics == 1
 
 
