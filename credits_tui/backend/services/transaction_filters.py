@@ -180,7 +180,14 @@ class TransactionQueries:
             ids = T.id
             statement = select(*columns)
             if r.words:
-                conditions.append(SEARCH_VECTOR.op("@@")(postgres_tsquery(r)))
+                # A word PostgreSQL's parser may not keep whole (it drops ² and ½) is checked
+                # against the row's words, as SQLite's long words are: in a text query it would
+                # be dropped too, and "refund ½" would find every refund.
+                conditions += [literal(" ").concat(T.search_text).like(f"% {word}%")
+                               for word in r.words if not _parsed_whole(word)]
+                query = postgres_tsquery(r)
+                if query is not None:
+                    conditions.append(SEARCH_VECTOR.op("@@")(query))
         conditions += self._time_bounds(r, ids)
         if before is not None:
             conditions.append(ids < before)
@@ -228,22 +235,40 @@ def _fts5_query(r: _Resolved) -> str:
     return " AND ".join(terms)
 
 
-def postgres_tsquery(r: _Resolved) -> ColumnElement[Any]:
-    """Each word as a prefix; a short one as its prefix lexeme (``~re``, see db/search_index.py)."""
+def postgres_tsquery(r: _Resolved) -> ColumnElement[Any] | None:
+    """Each word as a prefix, a short one as its prefix lexeme (``~re``, see db/search_index.py).
+
+    A word the parser keeps only part of (ω² is ω to it) is there for that part, which finds
+    the rows that may match; the row's text check decides (_select). None when no word keeps
+    anything and no filter adds words.
+    """
     short = [word for word in r.words if _has_prefix_lexeme(word)]
-    terms = [f"{word}:*" for word in r.words if not _has_prefix_lexeme(word)]
+    terms = [f"{word}:*" for word in r.words if _keeps_part(word) and not _has_prefix_lexeme(word)]
     terms += ["(" + " | ".join("(" + " & ".join(value) + ")" for value in alternatives) + ")"
               for alternatives in _filter_words(r)]
-    words = func.to_tsquery(literal_column("'simple'"), " & ".join(terms))
+    text_query = func.to_tsquery(literal_column("'simple'"), " & ".join(terms)) if terms else None
     if not short:
-        return words
+        return text_query
     # A cast, as to_tsquery's parser would drop the mark; the text is safe to cast because
     # _has_prefix_lexeme lets only letters and digits through (no quote, no backslash).
     prefixes = cast(" & ".join(f"'{POSTGRES_PREFIX_MARK}{word}'" for word in short), TSQUERY)
-    return words.op("&&")(prefixes) if terms else prefixes
+    return prefixes if text_query is None else text_query.op("&&")(prefixes)
+
+
+def _parsed_whole(word: str) -> bool:
+    """Whether PostgreSQL's parser keeps the word as one word or number, as the stored vectors
+    have it: letters and ASCII digits. It drops some of what Python calls digits (², ½)."""
+    return all(_kept(c) for c in word)
+
+
+def _keeps_part(word: str) -> bool:
+    return any(_kept(c) for c in word)
+
+
+def _kept(character: str) -> bool:
+    return character.isalpha() or character in string.digits
 
 
 def _has_prefix_lexeme(word: str) -> bool:
-    """Whether the stored vectors hold this word's prefix lexeme: it is short, and PostgreSQL's
-    parser keeps it whole, as a word or a number (it drops some of what Python calls digits, ²)."""
-    return len(word) <= POSTGRES_PREFIX_MAX and all(c.isalpha() or c in string.digits for c in word)
+    """Whether the stored vectors hold this word as a prefix lexeme of its own."""
+    return len(word) <= POSTGRES_PREFIX_MAX and _parsed_whole(word)
