@@ -171,8 +171,7 @@ class TransactionQueries:
                 conditions.append(T.user_id.between(self._user_id(r), self._user_id(r)))
         if r.words and self.db.is_sqlite:
             ids: SQLColumnExpression[int] = _fts.c.rowid
-            conditions += [literal(" ").concat(T.search_text).like(f"% {word}%")
-                           for word in r.words if len(word) > SQLITE_PREFIX_MAX]
+            conditions += [_a_word_starts_with(word) for word in r.words if len(word) > SQLITE_PREFIX_MAX]
             # The FTS table drives the join, newest rowid first, so a page stops early.
             statement = (select(*columns).select_from(_fts.join(T, T.id == _fts.c.rowid))
                          .where(text("transactions_fts MATCH :match").bindparams(match=_fts5_query(r))))
@@ -183,8 +182,7 @@ class TransactionQueries:
                 # A word PostgreSQL's parser may not keep whole (it drops ² and ½) is checked
                 # against the row's words, as SQLite's long words are: in a text query it would
                 # be dropped too, and "refund ½" would find every refund.
-                conditions += [literal(" ").concat(T.search_text).like(f"% {word}%")
-                               for word in r.words if not _parsed_whole(word)]
+                conditions += [_a_word_starts_with(word) for word in r.words if not _parsed_whole(word)]
                 query = postgres_tsquery(r)
                 if query is not None:
                     conditions.append(SEARCH_VECTOR.op("@@")(query))
@@ -226,6 +224,11 @@ class TransactionQueries:
 def _filter_words(r: _Resolved) -> list[list[list[str]]]:
     """For each filter, its alternatives, each the words of one value (``auto_recharge``: auto, recharge)."""
     return [[search_words(value) for value in values] for values in (r.transaction_types, r.process_types) if values]
+
+
+def _a_word_starts_with(word: str) -> ColumnElement[bool]:
+    """The row's own words checked for one that starts with ``word`` (words hold no LIKE wildcards)."""
+    return literal(" ").concat(_T.search_text).like(f"% {word}%")
 
 
 def _fts5_query(r: _Resolved) -> str:
