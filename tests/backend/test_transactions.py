@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import uuid
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -20,9 +21,10 @@ from sqlalchemy import text as sql
 
 from credits_tui.api_client.models import TransactionType
 from credits_tui.backend.db.engine import lock_account
+from credits_tui.backend.db.migrate import upgrade
 from credits_tui.backend.db.schema import Account, User
 from credits_tui.backend.services import ledger
-from tests.support.backend import migrate_down_and_up
+from tests.support.backend import migrate_down, migrate_down_and_up
 
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 WORD = re.compile(r"[^\W_]+")
@@ -72,7 +74,13 @@ def expected_summary(rows: list[dict]) -> dict:
 
 
 def words(*parts: str | None) -> list[str]:
-    return [w for part in parts if part for w in WORD.findall(part.lower())]
+    """The letter and digit runs a search compares: without case, and without the accents of
+    the Latin, Greek and Cyrillic scripts (U+0300–U+036F)."""
+    def folded(part: str) -> str:
+        bare = "".join(c for c in unicodedata.normalize("NFD", part.casefold()) if not "\u0300" <= c <= "\u036f")
+        return unicodedata.normalize("NFC", bare)
+
+    return [w for part in parts if part for w in WORD.findall(folded(part))]
 
 
 class Brute:
@@ -357,6 +365,57 @@ def test_words_with_characters_the_text_parser_drops_match_as_typed(api, admin):
     assert found("½") == found("½p refund") == found("refund ½") == ["½price refund"]
     assert found("²") == []  # no word starts with it
     assert len(found("refund")) > 1
+
+
+def test_case_and_accents_do_not_matter_on_either_database(api, admin):
+    """A search matches words without regard to case or accents, as people type them: Greek
+    capitals without their tonos and with a final sigma, German "ss" for "ß", a ligature's
+    letters. Marks that tell letters apart in other scripts (Japanese dakuten) still count."""
+    descriptions = ["Café crème for Zoë", "Herr Weiß zahlt", "οσμή λόγος", "ﬁnance office", "Łódź branch",
+                    "がぎ campaign", "İstanbul office"]
+    for description in descriptions:
+        append_row(api, description=description)
+    def found(q: str) -> list[str]:
+        return sorted(row["description"] for row in walk(admin, {"q": q}) if row["description"] in descriptions)
+
+    assert found("cafe creme") == found("CAFÉ") == found("zoe") == ["Café crème for Zoë"]
+    assert found("weiss") == found("WEISS") == found("weiß") == found("wei") == ["Herr Weiß zahlt"]
+    assert found("ΛΟΓΟΣ") == found("λογος") == found("ΟΣΜΗ") == found("οσμη λόγ") == ["οσμή λόγος"]
+    assert found("fin") == found("ﬁn") == ["ﬁnance office"]
+    assert found("lodz") == []  # Ł is a letter of its own, not an L with an accent
+    assert found("łodz") == ["Łódź branch"]
+    assert found("かき") == [] and found("がぎ") == ["がぎ campaign"]
+    assert found("istanbul") == ["İstanbul office"]
+    for q in ("cafe creme", "WEISS", "ΛΟΓΟΣ", "fin", "łodz", "がぎ", "istanbul", "o"):  # the reference agrees
+        expected = [d for d in descriptions
+                    if all(any(word.startswith(term) for word in words("adjustment", d)) for term in words(q))]
+        assert found(q) == sorted(expected), q
+
+
+def test_the_migration_folds_the_words_of_the_rows_already_there(api, admin):
+    """0009 folds the search words of rows written before it (lower-cased only, then), so the
+    folded searches find them on both databases; the rows' own text is unchanged."""
+    migrate_down(api.database, "0008")
+    for description in ("Café crème for Zoë", "Herr Weiß zahlt", "ΟΣΜΗ ΛΟΓΟΣ", "plain ascii words"):
+        append_row(api, description=description)
+    with api.database.write() as session:  # as the code before 0009 wrote them: lower-cased only
+        for description in ("Herr Weiß zahlt", "ΟΣΜΗ ΛΟΓΟΣ"):
+            session.execute(sql("UPDATE transactions SET search_text = :old WHERE description = :description"),
+                            {"old": " ".join(WORD.findall(f"adjustment {description}".lower())),
+                             "description": description})
+        if api.database.is_sqlite:
+            session.execute(sql("INSERT INTO transactions_fts(transactions_fts) VALUES ('rebuild')"))
+    before = {q: [row["description"] for row in walk(admin, {"q": q})] for q in ("weiss", "λογοσ", "cafe")}
+    upgrade(api.database)
+
+    def found(q: str) -> list[str]:
+        return [row["description"] for row in walk(admin, {"q": q})]
+
+    assert before["weiss"] == [] and found("weiss") == found("WEISS") == ["Herr Weiß zahlt"]
+    assert found("λογοσ") == found("οσμη") == ["ΟΣΜΗ ΛΟΓΟΣ"]
+    assert found("cafe") == found("zoe") == ["Café crème for Zoë"]
+    assert found("plain ascii") == ["plain ascii words"]
+    assert found("zahlt") == ["Herr Weiß zahlt"]  # the unchanged words of a changed row are still found
 
 
 def test_the_migration_gives_the_rows_already_there_their_short_prefixes(api, admin, ledger_rows):

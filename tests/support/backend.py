@@ -178,10 +178,15 @@ class PostgresTemplates:
         self.admin.dispose()
 
 
-def migrate_down_and_up(database: Database, revision: str) -> None:
-    """Take the schema back to ``revision``, then forward again as a server's start does."""
+def migrate_down(database: Database, revision: str) -> None:
+    """Take the schema back to ``revision``."""
     config = alembic_config()
     with database.write_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def migrate_down_and_up(database: Database, revision: str) -> None:
+    """Take the schema back to ``revision``, then forward again as a server's start does."""
+    migrate_down(database, revision)
     upgrade(database)

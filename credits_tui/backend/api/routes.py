@@ -136,13 +136,17 @@ def usage(body: UsageRequest, principal: UsageRecorder, svc: ServicesDep) -> Usa
     return svc.credits.record_usage(principal, body)
 
 
+_Q_DESCRIPTION = ("words to find, each the start of a word of the row (its user, types, description and "
+                  "reference), in any case and with or without accents")
+
+
 def transaction_filter(
     since: Annotated[IsoDateTime | None, Query(description="ISO 8601; without a zone, UTC")] = None,
     until: Annotated[IsoDateTime | None, Query(description="exclusive end, ISO 8601")] = None,
     transaction_type: Annotated[list[TransactionType], Query(max_length=6)] = [],  # noqa: B006
     process_type: Annotated[list[Annotated[str, Query(max_length=64)]], Query(max_length=20)] = [],  # noqa: B006
     user: Annotated[str | None, Query(min_length=1, max_length=254, description="user id or email")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, description="words to find")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, description=_Q_DESCRIPTION)] = None,
 ) -> TransactionFilter:
     return TransactionFilter(since=since, until=until, transaction_types=tuple(transaction_type),
                              process_types=tuple(process_type), user=user, q=q)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Protocol
@@ -30,11 +31,29 @@ from credits_tui.backend.db.schema import (
 )
 
 _WORD = re.compile(r"[^\W_]+")
+_ACCENTS = re.compile("[\u0300-\u036f]+")
 
 
 def search_words(*parts: str | None) -> list[str]:
-    """Lower-cased letter/digit runs: the one tokenisation of the index and of queries."""
-    return [w for part in parts if part for w in _WORD.findall(part.lower())]
+    """Folded letter/digit runs: the one tokenisation of the index and of queries."""
+    return [w for part in parts if part for w in _WORD.findall(fold(part))]
+
+
+def fold(text: str) -> str:
+    """``text`` as a search compares it: without case or accents.
+
+    Case-folded, not lower-cased, so that a final sigma is a sigma ("ΛΟΓΟΣ" finds "λόγος") and
+    "WEISS" finds "Weiß". Accents are dropped, so "cafe" finds "Café" on PostgreSQL as it always
+    did on SQLite (whose FTS5 tokenizer drops them itself), and "ΛΟΓΟΣ", typed without the tonos
+    as Greek capitals are, finds "λόγος". Accents are the Latin, Greek and Cyrillic ones
+    (U+0300–U+036F) that a canonical decomposition splits off: marks that tell letters apart in
+    other scripts, such as Japanese dakuten, stay. Both databases then compare these words as
+    they are.
+    """
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", decomposed))
 
 
 def utc_now() -> datetime:
