@@ -47,13 +47,14 @@ def fold(text: str) -> str:
     did on SQLite (whose FTS5 tokenizer drops them itself), and "ΛΟΓΟΣ", typed without the tonos
     as Greek capitals are, finds "λόγος". Accents are the Latin, Greek and Cyrillic ones
     (U+0300–U+036F) that a canonical decomposition splits off: marks that tell letters apart in
-    other scripts, such as Japanese dakuten, stay. Both databases then compare these words as
-    they are.
+    other scripts, such as Japanese dakuten, stay. Lower-cased last: case folding makes Cherokee
+    capitals, and PostgreSQL lower-cases the words it stores. Both databases then compare these
+    words as they are.
     """
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFD", text.casefold())
-    return unicodedata.normalize("NFC", _ACCENTS.sub("", decomposed))
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", decomposed)).lower()
 
 
 def utc_now() -> datetime:
