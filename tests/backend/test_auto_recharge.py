@@ -71,15 +71,34 @@ def test_settings_round_trip_and_status_carries_the_same_object(http):
      "recharge_to"),
     ({"enabled": True, "threshold": "50.00", "recharge_to": "20.00"}, "recharge_to_not_above_threshold",
      "recharge_to"),
+    # One charge must reach recharge_to: at least the smallest charge above the threshold, and
+    # no more than the largest purchase from an empty balance.
+    ({"enabled": True, "threshold": "50.00", "recharge_to": "50.99"}, "recharge_to_not_above_threshold",
+     "recharge_to"),
+    ({"enabled": True, "threshold": "500.00", "recharge_to": "10000.01"}, "recharge_to_above_maximum",
+     "recharge_to"),
+    ({"enabled": True, "threshold": "9999999999990", "recharge_to": "9999999999999.99"},
+     "recharge_to_above_maximum", "recharge_to"),
     ({"enabled": True, "threshold": "-1.00", "recharge_to": "20.00"}, "invalid_threshold", "threshold"),
     ({"enabled": True, "recharge_to": "20.00"}, "threshold_required", "threshold"),
     ({"enabled": True, "threshold": "5.00"}, "recharge_to_required", "recharge_to"),
 ])
 def test_invalid_settings_are_422_with_the_field(http, body, code, field):
-    response = http.put("/api/v1/billing/auto-recharge", json=body, headers=headers(http, ADMIN))
+    admin = headers(http, ADMIN)
+    before = http.get("/api/v1/billing/auto-recharge", headers=admin).json()
+    response = http.put("/api/v1/billing/auto-recharge", json=body, headers=admin)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["field"] == field
+    assert http.get("/api/v1/billing/auto-recharge", headers=admin).json() == before  # nothing saved
+
+
+def test_the_widest_rule_one_charge_can_honour_is_taken(http):
+    """From 1.00 above the threshold up to the largest purchase: every recharge then lands
+    exactly on recharge_to, from any balance under the threshold."""
+    admin = headers(http, ADMIN)
+    assert turn_on(http, admin, "50.00", "51.00")["recharge_to"] == "51.00"
+    assert turn_on(http, admin, "0.00", "10000.00")["recharge_to"] == "10000.00"
 
 
 def test_support_reads_but_cannot_change_and_member_cannot_read(http):

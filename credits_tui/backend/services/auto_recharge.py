@@ -35,6 +35,7 @@ from credits_tui.api_client.models import (
     TransactionType,
     cents_to_decimal,
     decimal_to_cents,
+    format_money,
 )
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
@@ -123,9 +124,18 @@ class AutoRechargeService:
                 raise Unprocessable("recharge_to_required", "Give the balance to recharge to.", "recharge_to")
             if threshold < 0:
                 raise Unprocessable("invalid_threshold", "The threshold cannot be negative.", "threshold")
-            if to <= threshold:
+            # So that one charge always reaches ``recharge_to`` exactly: from just under the
+            # threshold it is at least the smallest charge, and from an empty balance at most the
+            # largest. A rule past the largest left the balance below the threshold after a
+            # recharge, and then every debit charged the card the largest purchase again.
+            if to - threshold < cents_to_decimal(MINIMUM_RECHARGE_CENTS):
                 raise Unprocessable("recharge_to_not_above_threshold",
-                                    "Recharge to an amount above the threshold.", "recharge_to")
+                                    f"Recharge to at least {format_money(cents_to_decimal(MINIMUM_RECHARGE_CENTS))} "
+                                    "credit above the threshold.", "recharge_to")
+            if to > self.settings.max_purchase:
+                raise Unprocessable("recharge_to_above_maximum",
+                                    f"Recharge to at most {format_money(self.settings.max_purchase)} credits: one "
+                                    "charge buys no more than that.", "recharge_to")
         with self.db.write() as session:
             account = lock_account(session, account_id)
             if update.enabled:
