@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 
+from credits_tui.api_client import errors
 from credits_tui.app import Connection, CreditsApp
 from credits_tui.auth.session import SERVER_ENV
 from credits_tui.auth.tokens import TOKEN_ENV, token_from_environment
@@ -19,7 +20,11 @@ from credits_tui.auth.tokens import TOKEN_ENV, token_from_environment
 
 def run_session() -> None:
     """One browser session: the app, signed in with the server and token in the environment."""
-    server, token = os.environ.get(SERVER_ENV), token_from_environment()
+    try:
+        server, token = os.environ.get(SERVER_ENV), token_from_environment()
+    except errors.ValidationError as problem:
+        print(f"credits-tui web: {problem.message}", file=sys.stderr)
+        sys.exit(2)
     if not server or not token:
         print(f"credits-tui web: {SERVER_ENV} and {TOKEN_ENV} must be set for a browser session.",
               file=sys.stderr)

@@ -59,8 +59,15 @@ def parse_purchase_amount(value: str | Decimal | int) -> Decimal:
     try:
         return PurchaseRequest(amount=value).amount  # type: ignore[arg-type]
     except pydantic.ValidationError as invalid:
-        error = invalid.errors()[0]
-        raise errors.ValidationError(error["msg"], code=error["type"], field="amount") from None
+        raise _refused(invalid) from None
+
+
+def _refused(invalid: pydantic.ValidationError) -> errors.ValidationError:
+    """The first thing wrong with a request built here, as the server would have said it."""
+    error = invalid.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else None
+    message = error["msg"] if field in (None, "amount") else f"{field.capitalize()}: {error['msg']}"
+    return errors.ValidationError(message, code=error["type"], field=field)
 
 
 class CreditsClient(Conversation):
@@ -69,7 +76,10 @@ class CreditsClient(Conversation):
     # --- auth ---------------------------------------------------------------------------
 
     async def sign_in(self, email: str, password: str) -> TokenResponse:
-        body = TokenRequest(email=email, password=password).model_dump()
+        try:
+            body = TokenRequest(email=email, password=password).model_dump()
+        except pydantic.ValidationError as invalid:  # an email or password no account can have
+            raise _refused(invalid) from None
         result = parse(await self._send("POST", "/auth/tokens", retry=False, json=body), TokenResponse)
         self._token = result.token
         return result

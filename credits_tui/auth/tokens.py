@@ -98,5 +98,14 @@ class TokenStore:
 
 
 def token_from_environment() -> str | None:
+    """``CREDITS_TUI_TOKEN``, or None when unset. A value no server issues (spaces, control or
+    non-ASCII characters) is refused here: in a request header it fails with a message that
+    echoes it, or not at all."""
     token = os.environ.get(TOKEN_ENV, "").strip()
+    if token and not (token.isascii() and token.isprintable() and " " not in token):
+        from credits_tui.api_client import errors
+
+        raise errors.ValidationError(f"{TOKEN_ENV} does not hold a token: a token is letters, digits and "
+                                     "punctuation only. Copy it again, or sign in with 'credits-tui login'.",
+                                     code="invalid_token", field="token")
     return token or None

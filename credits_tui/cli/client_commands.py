@@ -100,6 +100,8 @@ def login(ctx: Context, server: str | None, email: str | None, password_stdin: b
 
     try:
         answer = asyncio.run(sign_in())
+    except errors.ValidationError as problem:  # refused before it was sent: an email no account has
+        fail(problem.message, 2)
     except errors.ApiError as problem:
         fail(problem.message)
     except TokenNotKept as fate:

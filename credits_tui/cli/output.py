@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from credits_tui.api_client.models import AuditEvent, Receipt, Transaction
 
 Item = TypeVar("Item")
+_WHOLE = ("Time (UTC)", "Type", "Amount", "Balance", "Action", "Outcome")  # table columns never cut short
 
 
 async def take(rows: AsyncIterator[Item], limit: int | None) -> AsyncIterator[Item]:
@@ -31,11 +32,10 @@ async def take(rows: AsyncIterator[Item], limit: int | None) -> AsyncIterator[It
 async def print_json_array(items: AsyncIterator[pydantic.BaseModel]) -> None:
     """A JSON array, one item per line, written as the items arrive (any number of them)."""
     first = True
-    sys.stdout.write("[")
-    async for item in items:
-        sys.stdout.write(("\n" if first else ",\n") + item.model_dump_json())
+    async for item in items:  # "[" with the first item: a command refused before it prints nothing
+        sys.stdout.write(("[\n" if first else ",\n") + item.model_dump_json())
         first = False
-    sys.stdout.write("\n]\n" if not first else "]\n")
+    sys.stdout.write("[]\n" if first else "\n]\n")
 
 
 def print_transactions(items: Sequence[Transaction]) -> None:
@@ -48,7 +48,8 @@ def print_transactions(items: Sequence[Transaction]) -> None:
     table = Table(show_edge=False, pad_edge=False)
     for name, justify in (("Time (UTC)", "left"), ("Type", "left"), ("Process", "left"), ("User", "left"),
                           ("Amount", "right"), ("Balance", "right"), ("Description", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        # Figures and times are never cut short in a narrow terminal: the text columns wrap instead.
+        table.add_column(name, justify=justify, no_wrap=name in _WHOLE)  # type: ignore[arg-type]
     for item in items:
         table.add_row(
             item.created_at.strftime("%Y-%m-%d %H:%M"), item.transaction_type.value, item.process_type or "",
@@ -87,7 +88,7 @@ def print_audit_table(items: Sequence[AuditEvent]) -> None:
 
     table = Table(show_edge=False, pad_edge=False)
     for name in ("Time (UTC)", "Action", "Outcome", "Actor", "Target", "IP", "Detail"):
-        table.add_column(name)
+        table.add_column(name, no_wrap=name in _WHOLE)
     for event in items:
         table.add_row(  # server text: never markup
             event.at.strftime("%Y-%m-%d %H:%M:%S"), Text(event.action),

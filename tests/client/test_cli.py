@@ -238,19 +238,32 @@ def test_transactions_as_a_table(signed_in, admin_token, raw):
         assert credits_text(Decimal(item["balance_after"])) in result.stdout
 
 
+def test_a_narrow_terminal_wraps_the_text_and_never_cuts_a_figure(signed_in, admin_token, raw):
+    assert signed_in.run("buy", "10000", "--yes").code == 0  # the widest figures: +10,000.00 and its balance
+    result = signed_in.run("transactions", "--limit", "20", env={"COLUMNS": "80"})
+    assert result.code == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    for item in raw.get("/credits/transactions", admin_token, params={"limit": 20}).json()["items"]:
+        amount = Decimal(item["amount"])
+        assert credits_text(amount, signed=True) in result.stdout
+        assert credits_text(Decimal(item["balance_after"])) in result.stdout
+
+
 @pytest.mark.parametrize(("args", "code"), [
     (["--type", "bogus"], 2),
     (["--since", "yesterday"], 2),
     (["--format", "xml"], 2),
     (["--format", "csv", "--limit", "5"], 2),
     (["--user", "nobody@x"], 1),
+    (["--user", "nobody@x", "--format", "json"], 1),
+    (["--search", "!!!", "--format", "json"], 1),
 ])
 def test_transactions_refuse_bad_options(signed_in, admin_token, args, code):
     result = signed_in.run("transactions", *args)
     assert result.code == code, result.stderr
-    assert result.stdout.strip() in ("", "[")  # nothing that looks like an answer
+    assert result.stdout == ""  # nothing that looks like an answer, not even the start of a JSON array
     if code == 1:
-        assert "user" in result.one_line_error().lower()
+        assert ("user" if "--user" in args else "letter or digit") in result.one_line_error().lower()
 
 
 # --- tokens from the environment, unreachable servers ------------------------------------------------
@@ -261,6 +274,25 @@ def test_a_bad_environment_token_fails_in_one_line(cli):
     result = cli.run("balance", env={"CREDITS_TUI_SERVER": cli.server, "CREDITS_TUI_TOKEN": token})
     assert result.code == 1
     assert "CREDITS_TUI_TOKEN" in result.one_line_error()
+
+
+@pytest.mark.parametrize("token", ["tök€n-0123456789", "two words", "line\nbreak", "tab\tbed"])
+def test_an_environment_token_no_server_issues_is_a_usage_error(cli, token):
+    """Refused before any request: in a header it failed with a traceback, or echoed the token."""
+    for command in (["balance"], ["balance", "--json"], ["transactions", "--limit", "1"]):
+        result = cli.run(*command, env={"CREDITS_TUI_SERVER": cli.server, "CREDITS_TUI_TOKEN": token})
+        assert result.code == 2, (command, result.stderr)
+        assert "CREDITS_TUI_TOKEN does not hold a token" in result.one_line_error()
+        assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("email", "password"), [("a" * 300 + "@example.com", "secret"),
+                                                  ("admin@demo.example", "p" * 1025)])
+def test_an_email_or_password_no_account_can_have_is_refused_in_one_line(cli, email, password):
+    result = cli.run("login", "--server", cli.server, "--email", email, "--password-stdin", input=password)
+    assert result.code == 2, result.stderr
+    assert "at most" in result.one_line_error()
+    assert result.stdout == ""
 
 
 def test_an_unreachable_server_fails_in_one_line(cli):
