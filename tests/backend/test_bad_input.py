@@ -167,15 +167,24 @@ BAD_CURSORS = {
     "base64 of text": base64.urlsafe_b64encode(b"hello world").decode(),
     "base64 of a negative position": base64.urlsafe_b64encode(b"v1:-5").decode(),
     "base64 of a 20-digit position": base64.urlsafe_b64encode(b"v1:" + b"9" * 20).decode(),
+    "base64 of a position past 64 bits": base64.urlsafe_b64encode(b"v1:9223372036854775808").decode(),
     "100 chars": "A" * 100,
     "punctuation": "!!!***",
 }
 
 
+@pytest.mark.parametrize("path", ["/credits/transactions", "/account/audit", "/account/notifications"])
 @pytest.mark.parametrize("cursor", list(BAD_CURSORS.values()), ids=list(BAD_CURSORS))
-def test_bad_cursors(admin, cursor):
-    response = admin.get("/credits/transactions", params={"cursor": cursor})
+def test_bad_cursors(admin, path, cursor):
+    response = admin.get(path, params={"cursor": cursor})
     assert_envelope(response, (400, 422), "invalid_cursor", "cursor")
+
+
+@pytest.mark.parametrize("recipient", [2**63, 2**64 + 5, 0, -1])
+def test_alert_recipients_that_are_no_id_are_refused(module_api, admin, recipient):
+    response = admin.put("/billing/notifications", json={"low_balance_threshold": "10.00", "recipients": [recipient]})
+    assert_envelope(response, 422, "unknown_recipient", "recipients")
+    assert str(recipient) in response.json()["error"]["message"]
 
 
 def test_a_good_cursor_still_pages(admin):

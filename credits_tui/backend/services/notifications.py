@@ -35,6 +35,7 @@ from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User
 from credits_tui.backend.db.schema import Notification as NotificationRow
 from credits_tui.backend.errors import Unprocessable
 from credits_tui.backend.services.ledger import utc_now
+from credits_tui.backend.services.transaction_rows import MAX_ROW_ID
 from credits_tui.backend.services.transactions import decode_cursor, encode_cursor
 
 
@@ -241,7 +242,8 @@ class NotificationService:
         wanted = list(dict.fromkeys(update.recipients))
         with self.db.write() as session:
             account = lock_account(session, account_id)
-            known = set(session.scalars(select(User.id).where(User.account_id == account_id, User.id.in_(wanted))))
+            possible = [i for i in wanted if 0 < i <= MAX_ROW_ID]  # a larger number overflows the query, and is no id
+            known = set(session.scalars(select(User.id).where(User.account_id == account_id, User.id.in_(possible))))
             if unknown := [i for i in wanted if i not in known]:
                 raise Unprocessable("unknown_recipient",
                                     f"Recipients must be users of this account; {unknown[0]} is not.", "recipients")
