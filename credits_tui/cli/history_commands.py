@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from credits_tui.api_client.models import Receipt
 
 
+# The wire's field names as this command's options are spelled.
+_OPTIONS = {"q": "search", "transaction_type": "type", "process_type": "process-type"}
+
+
 @click.command()
 @server_option
 @click.option("--since", metavar="WHEN", help="From: 30d, 12h, 2w ago, or a date/time (ISO 8601).")
@@ -50,9 +54,8 @@ def transactions(ctx: Context, server: str | None, since: str | None, until: str
             "transaction_type": list(types), "process_type": list(process_types), "user": user, "q": q})
     except ValueError as problem:  # pydantic's ValidationError is a ValueError too
         detail = problem.errors()[0] if isinstance(problem, pydantic.ValidationError) else None
-        message = f"--{detail['loc'][0]}: {detail['msg']}" if detail else str(problem)
-        raise click.UsageError(message.replace("transaction_type", "type").replace("process_type", "process-type")) \
-            from None
+        option = _OPTIONS.get(str(detail["loc"][0]), str(detail["loc"][0])) if detail else ""
+        raise click.UsageError(f"--{option}: {detail['msg']}" if detail else str(problem)) from None
     if output == "csv" and limit is not None:
         raise click.UsageError("--limit applies to table and json; csv exports the whole selection "
                                "(narrow it with --since, --type, ...).")

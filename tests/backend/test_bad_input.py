@@ -155,6 +155,15 @@ def test_bad_filters(admin, path, params, code, field):
     _check_filter(admin.get(path, params=params), code, field)
 
 
+TIME_FILTERS = ["since not a date", "until February 30", "since after until", "since equals until"]
+
+
+@pytest.mark.parametrize("name", TIME_FILTERS)
+def test_the_audit_log_checks_its_time_frame_as_the_search_does(admin, name):
+    params, code, field = BAD_FILTERS[name]
+    _check_filter(admin.get("/account/audit", params=params), code, field)
+
+
 @pytest.mark.parametrize("limit", ["0", "501", "-1", "x", "1.5", "", "99999999999999999999999"])
 def test_bad_limits(admin, limit):
     assert_envelope(admin.get("/credits/transactions", params={"limit": limit}), 422, "invalid_limit", "limit")

@@ -254,6 +254,7 @@ def test_a_narrow_terminal_wraps_the_text_and_never_cuts_a_figure(signed_in, adm
     (["--since", "yesterday"], 2),
     (["--format", "xml"], 2),
     (["--format", "csv", "--limit", "5"], 2),
+    (["--search", ""], 2),
     (["--user", "nobody@x"], 1),
     (["--user", "nobody@x", "--format", "json"], 1),
     (["--search", "!!!", "--format", "json"], 1),
@@ -264,6 +265,8 @@ def test_transactions_refuse_bad_options(signed_in, admin_token, args, code):
     assert result.stdout == ""  # nothing that looks like an answer, not even the start of a JSON array
     if code == 1:
         assert ("user" if "--user" in args else "letter or digit") in result.one_line_error().lower()
+    if code == 2 and "--search" in args:  # the option as it is spelled, not the wire's "q"
+        assert "--search:" in result.one_line_error()
 
 
 # --- tokens from the environment, unreachable servers ------------------------------------------------

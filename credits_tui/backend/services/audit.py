@@ -36,7 +36,8 @@ from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User
 from credits_tui.backend.db.schema import AuditEvent as AuditRow
 from credits_tui.backend.errors import Unprocessable
 from credits_tui.backend.services.ledger import utc_now
-from credits_tui.backend.services.transactions import TransactionFilter, _as_utc, decode_cursor, encode_cursor
+from credits_tui.backend.services.transaction_filters import time_window
+from credits_tui.backend.services.transactions import TransactionFilter, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
     from credits_tui.backend.services.auth import Principal
@@ -139,11 +140,12 @@ class AuditLog:
     def page(self, account_id: int, filters: AuditFilter, *, limit: int, cursor: str | None) -> AuditPage:
         """One page of the account's rows, newest first (by id, which follows time)."""
         before = decode_cursor(cursor) if cursor is not None else None
+        since, until = time_window(filters.since, filters.until)
         with self.db.read() as session:
             conditions: list[ColumnElement[bool]] = [AuditRow.account_id == account_id]
-            if (since := _as_utc(filters.since, "since")) is not None:
+            if since is not None:
                 conditions.append(AuditRow.at >= since)
-            if (until := _as_utc(filters.until, "until")) is not None:
+            if until is not None:
                 conditions.append(AuditRow.at < until)
             if filters.actions:
                 conditions.append(AuditRow.action.in_([a.value for a in filters.actions]))

@@ -75,6 +75,16 @@ class _Resolved:
 _LAST_DAY = datetime(9999, 12, 31, tzinfo=UTC)
 
 
+def time_window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """A search's time frame in UTC, checked: a start within the supported range, before the end."""
+    since, until = _as_utc(since, "since"), _as_utc(until, "until")
+    if since and since > _LAST_DAY:
+        raise Unprocessable("invalid_since", "since: this time is outside the supported range.", "since")
+    if since and until and since >= until:
+        raise Unprocessable("invalid_time_range", "The start of the time frame must be before its end.", "since")
+    return since, until
+
+
 def _as_utc(moment: datetime | None, name: str) -> datetime | None:
     if moment is None:
         return None
@@ -103,12 +113,7 @@ class TransactionQueries:
 
     def _resolve(self, account_id: int, filters: TransactionFilter) -> _Resolved:
         """Checks that need no database; the user is checked only when nothing matched."""
-        since, until = _as_utc(filters.since, "since"), _as_utc(filters.until, "until")
-        if since and since > _LAST_DAY:
-            raise Unprocessable("invalid_since", "since: this time is outside the supported range.", "since")
-        if since and until and since >= until:
-            raise Unprocessable("invalid_time_range", "The start of the time frame must be before its end.",
-                                "since")
+        since, until = time_window(filters.since, filters.until)
         known = {p.process_type for p in self.settings.prices}
         for process_type in filters.process_types:
             if process_type not in known:

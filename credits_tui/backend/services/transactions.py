@@ -30,7 +30,6 @@ from credits_tui.backend.services.transaction_filters import (
     _T,
     MAX_SEARCH_WORDS,
     TransactionFilter,
-    _as_utc,
     _Resolved,
 )
 from credits_tui.backend.services.transaction_rows import (
@@ -45,7 +44,7 @@ from credits_tui.backend.services.transaction_rows import (
 from credits_tui.backend.services.transaction_totals import TransactionTotals, _ceil_day, _floor_day
 
 # What other modules import from here, as they did before the search was split up.
-__all__ = ["CSV_COLUMNS", "MAX_SEARCH_WORDS", "TransactionFilter", "TransactionService", "_Resolved", "_as_utc",
+__all__ = ["CSV_COLUMNS", "MAX_SEARCH_WORDS", "TransactionFilter", "TransactionService", "_Resolved",
            "_ceil_day", "_floor_day", "csv_lines", "decode_cursor", "encode_cursor", "transaction_model"]
 
 # Rows checked newest first before free text on PostgreSQL turns to its GIN index (see
