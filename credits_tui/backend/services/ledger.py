@@ -32,6 +32,10 @@ from credits_tui.backend.db.schema import (
 
 _WORD = re.compile(r"[^\W_]+")
 _ACCENTS = re.compile("[\u0300-\u036f]+")
+# Latin letters that are a base letter with a stroke or a ligature but have no decomposition to
+# drop an accent from: "orsted" finds "Ørsted", "lodz" "Łódź", "aero" "Ærø". (Case-folded already.)
+_LATIN_BASES = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t", "ƶ": "z", "ı": "i",
+                              "æ": "ae", "œ": "oe", "þ": "th"})
 
 
 def search_words(*parts: str | None) -> list[str]:
@@ -45,7 +49,8 @@ def fold(text: str) -> str:
     Case-folded, not lower-cased, so that a final sigma is a sigma ("ΛΟΓΟΣ" finds "λόγος") and
     "WEISS" finds "Weiß". Accents are dropped, so "cafe" finds "Café" on PostgreSQL as it always
     did on SQLite (whose FTS5 tokenizer drops them itself), and "ΛΟΓΟΣ", typed without the tonos
-    as Greek capitals are, finds "λόγος". Accents are the Latin, Greek and Cyrillic ones
+    as Greek capitals are, finds "λόγος"; strokes and ligatures go the same way ("lodz" finds
+    "Łódź", "aero" "Ærø"). Accents are the Latin, Greek and Cyrillic ones
     (U+0300–U+036F) that a canonical decomposition splits off: marks that tell letters apart in
     other scripts, such as Japanese dakuten, stay. Lower-cased last: case folding makes Cherokee
     capitals, and PostgreSQL lower-cases the words it stores. Both databases then compare these
@@ -54,7 +59,7 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFD", text.casefold())
-    return unicodedata.normalize("NFC", _ACCENTS.sub("", decomposed)).lower()
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", decomposed)).lower().translate(_LATIN_BASES)
 
 
 def utc_now() -> datetime:
