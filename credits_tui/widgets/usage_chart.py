@@ -74,7 +74,11 @@ def usage_series(usage: DailyUsage, first: date | None, last: date, order: Itera
     ``order`` lists process types in the order the legend shows them (the catalog's);
     types not in it follow in the order the server sent them.
     """
-    first = first or min((d.date for d in usage.days), default=last)
+    started = min((d.date for d in usage.days), default=last)
+    if first is None or (last - first).days + 1 > MAX_BARS * 31:
+        # A window of more months than there are bars (a custom frame from the year 1) starts
+        # where the usage starts: a bar per month since then, not 24,000 empty ones.
+        first = max(first or started, started)
     span = (last - first).days + 1
     unit = "day" if span <= MAX_BARS else "week" if span <= MAX_BARS * 7 else "month"
     starts = _bar_starts(first, last, unit)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import ROUND_FLOOR, Decimal
 
 from textual.widgets import Select
 from textual_plotext import PlotextPlot
 
-from credits_tui.api_client.models import AutoRechargeUpdate, TransactionQuery
+from credits_tui.api_client.models import AutoRechargeUpdate, DailyUsage, DailyUsageDay, TransactionQuery
 from credits_tui.runway import usage_window
 from credits_tui.screens.status import StatusScreen
 from credits_tui.widgets.transaction_table import TransactionTable
-from credits_tui.widgets.usage_chart import UsageChart
+from credits_tui.widgets.usage_chart import UsageChart, usage_series
 from tests.support.pilot import manage_settled, open_manage, wait_for
 
 
@@ -126,3 +126,20 @@ async def test_manage_chart_fits_80_by_24_beside_the_rows(make_app):
         await pilot.pause()
         assert chart.query_one(PlotextPlot).size.height >= 3
         assert screen.query_one(TransactionTable).size.height >= 3
+
+
+def test_a_window_of_centuries_starts_its_bars_where_the_usage_starts():
+    """A custom frame from the year 1 gave a bar per month since then (24,000), and the app
+    froze for a minute drawing them; the bars now start with the first day used."""
+    usage = DailyUsage(days=[
+        DailyUsageDay(date=date(2025, 11, 3), process_type="postcard", credits_used=Decimal("3.75"), quantity=3),
+        DailyUsageDay(date=date(2026, 11, 20), process_type="postcard", credits_used=Decimal("1.25"), quantity=1),
+    ])
+    series = usage_series(usage, date(1, 1, 1), date(2026, 11, 29), ["postcard"])
+    assert series.unit == "week"  # 13 months of usage: a bar a week, from the first one's Monday
+    assert series.starts[0] == date(2025, 11, 3) and series.starts[-1] == date(2026, 11, 23)
+    assert series.total == Decimal("5.00")
+    nothing = usage_series(DailyUsage(days=[]), date(1, 1, 1), date(2026, 11, 29))
+    assert len(nothing.starts) == 1 and nothing.total == 0
+    # A window that fits the bars keeps its own start, days without usage included.
+    assert usage_series(usage, date(2026, 10, 31), date(2026, 11, 29)).starts[0] == date(2026, 10, 31)
