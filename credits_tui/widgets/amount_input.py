@@ -3,7 +3,10 @@
 The rules are the client's own (``parse_purchase_amount``: what the server would refuse as a
 request) plus a maximum; thousands separators and a trailing point are a person's way of
 writing an amount (``formatting.plain_amount``). The field takes only the characters of an
-amount: other keys (``r``, ``?``, ``q``) go on to the app, and Escape leaves the field.
+amount; any other printable key but ``?`` (the help, from anywhere) is refused in place, with a
+bell and a word on why. It does not go on to the screen: on Billing, "1e3" typed into a threshold
+opened the Edit Card dialog, and "-5" on Buy Credits became "5" without a word. Escape leaves the
+field for the screen's keys.
 The server's maximum is configurable and not served by the API, so
 the one here is a guide (by default the server's default, 10,000.00); the server's 422
 ``amount_above_maximum`` stays the truth, and ``AmountInput.refused`` shows it in place.
@@ -29,6 +32,7 @@ DEFAULT_MAX_PURCHASE = Decimal("10000.00")
 EMPTY_MESSAGE = "Enter an amount of at least 1.00 credit."
 _MONEY_IN_TEXT = re.compile(r"\d[\d,]*\.\d{2}")
 AMOUNT_CHARACTERS = frozenset("0123456789.,")
+HELP_KEY = "?"  # never part of an amount: it opens the help even from this field
 
 
 def parse_typed_amount(text: str) -> Decimal:
@@ -77,11 +81,18 @@ class AmountInput(Input):
                          max_length=20)
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        return character is not None and character in AMOUNT_CHARACTERS
+        return character is not None and character.isprintable() and character != HELP_KEY
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.is_printable and event.character not in AMOUNT_CHARACTERS:
-            event.prevent_default()  # not typed here: it goes on to the screen's and app's keys
+        if not event.is_printable or event.character in AMOUNT_CHARACTERS:
+            return  # typed (or handled) by the Input itself
+        event.prevent_default()  # not typed here
+        if event.character == HELP_KEY:
+            return  # on to the app
+        event.stop()
+        self.app.bell()
+        self.notify(f"{event.character!r} cannot go in an amount: type digits, with a point for cents "
+                    "(such as 1,000.50).", title="Not typed", severity="warning", timeout=4)
 
     @property
     def maximum(self) -> Decimal:

@@ -10,7 +10,7 @@ from credits_tui.screens.billing import BillingScreen
 from credits_tui.widgets.alerts_panel import AlertsPanel
 from credits_tui.widgets.amount_input import MoneyInput
 from credits_tui.widgets.auto_recharge_panel import AutoRechargePanel
-from tests.support.pilot import open_billing, wait_for
+from tests.support.pilot import notifications, open_billing, wait_for
 
 
 async def open_panels(app, pilot) -> tuple[BillingScreen, AutoRechargePanel, AlertsPanel]:
@@ -134,3 +134,17 @@ async def test_alert_threshold_and_recipients_are_saved(make_app):
         await pilot.press("enter")
         await wait_for(pilot, lambda: panel.settings is not None and panel.settings.low_balance_threshold is None)
         assert (await app.api.notification_settings()).low_balance_threshold is None
+
+
+async def test_letters_typed_into_an_amount_open_no_card_dialog(make_app):
+    """Billing's own keys are letters (e edits the card, c replaces it, x removes it): typed
+    into a threshold they are refused in place and open nothing."""
+    app = make_app(section="billing")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, panel, _ = await open_panels(app, pilot)
+        threshold = panel.query_one("#ar-threshold", MoneyInput)
+        await retype(pilot, threshold, "1e3cx")
+        await pilot.pause(0.2)
+        assert app.screen is screen
+        assert threshold.value == "13"
+        assert sum("cannot go in an amount" in note for note in notifications(app)) == 3

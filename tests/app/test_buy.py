@@ -14,7 +14,7 @@ from credits_tui.api_client.models import BillingAddress, CardInput
 from credits_tui.screens.confirm_purchase import ConfirmPurchase
 from credits_tui.widgets.amount_input import AmountInput
 from credits_tui.widgets.money import BalanceDigits
-from tests.support.pilot import balance, open_buy, purchase_count, text_of, type_text, wait_for
+from tests.support.pilot import balance, notifications, open_buy, purchase_count, text_of, type_text, wait_for
 
 FROZEN = datetime(2026, 11, 15, 15, 30, tzinfo=timezone.utc)
 
@@ -160,15 +160,19 @@ async def test_invalid_amounts_show_why_and_enter_does_not_confirm(make_app):
 
 
 async def test_letters_are_not_typed_into_the_amount(make_app):
-    """The field takes an amount's characters only: r and ? reach the app, q and e do nothing."""
+    """The field takes an amount's characters only: any other key is refused in place with a
+    word on why, and reaches no screen key; ? still opens the help."""
     from credits_tui.screens.help import HelpScreen
 
     app = make_app(section="buy")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_buy(app, pilot)
         field = screen.query_one("#amount", AmountInput)
-        await type_text(pilot, "1qe2")
+        await type_text(pilot, "1qe-r2")
         assert field.value == "12"
+        assert app.screen is screen
+        refused = [message for message in notifications(app) if "cannot go in an amount" in message]
+        assert [message[:3] for message in refused] == ["'q'", "'e'", "'-'", "'r'"]
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
