@@ -157,6 +157,39 @@ def test_a_first_card_is_an_add(module_api):
     assert (row.action, row.outcome, row.detail) == ("card.add", "success", {"brand": "visa", "last4": "0341"})
 
 
+def test_auto_recharge_and_alert_settings_write_one_row_each_also_when_refused(module_api):
+    admin, db = module_api.signed(ADMIN), module_api.database
+    admin_id, support_id = user_id(db, ADMIN), user_id(db, "support@demo.example")
+
+    start = last_id(db)
+    saved = admin.put("/billing/auto-recharge", json={"enabled": True, "threshold": "300.00", "recharge_to": "900.00"})
+    assert saved.status_code == 200, saved.text
+    row = the_one_row(db, start)
+    assert (row.action, row.outcome, row.actor_id, row.target) == ("auto_recharge.update", "success", admin_id,
+                                                                   "auto_recharge")
+    assert row.detail == {"enabled": True, "threshold": "300.00", "recharge_to": "900.00"}
+
+    start = last_id(db)
+    refused = admin.put("/billing/auto-recharge", json={"enabled": True, "threshold": "300.00", "recharge_to": "50.00"})
+    assert refused.status_code == 422
+    row = the_one_row(db, start)
+    assert (row.action, row.outcome) == ("auto_recharge.update", "refused")
+    assert row.detail["code"] == "recharge_to_not_above_threshold" and row.detail["recharge_to"] == "50.00"
+
+    start = last_id(db)
+    saved = admin.put("/billing/notifications", json={"low_balance_threshold": "75.00",
+                                                      "recipients": [admin_id, support_id]})
+    assert saved.status_code == 200, saved.text
+    row = the_one_row(db, start)
+    assert (row.action, row.outcome, row.target) == ("alerts.update", "success", "alerts")
+    assert row.detail == {"low_balance_threshold": "75.00", "recipients": f"{admin_id},{support_id}"}
+
+    start = last_id(db)
+    assert admin.put("/billing/notifications", json={"recipients": [987654]}).status_code == 422
+    row = the_one_row(db, start)
+    assert (row.action, row.outcome, row.detail["code"]) == ("alerts.update", "refused", "unknown_recipient")
+
+
 def test_purchases_write_one_row_each_success_decline_and_refusal_but_not_a_replay(module_api):
     admin, other, db = module_api.signed(ADMIN), module_api.signed(OTHER_ADMIN), module_api.database
 

@@ -14,7 +14,8 @@ from credits_tui.api_client.models import (
     NotificationSettings,
     NotificationSettingsUpdate,
 )
-from credits_tui.backend.api.deps import Admin, ServicesDep, Viewer
+from credits_tui.backend.api.deps import Admin, ClientAddress, ServicesDep, Viewer
+from credits_tui.backend.services.audit import Origin
 from credits_tui.backend.services.auto_recharge import AutoRechargeService
 from credits_tui.backend.services.notifications import NotificationService
 
@@ -39,8 +40,9 @@ def get_auto_recharge(principal: Viewer, service: AutoRechargeDep) -> AutoRechar
 
 
 @router.put("/billing/auto-recharge", response_model=AutoRecharge, tags=["billing"])
-def put_auto_recharge(body: AutoRechargeUpdate, principal: Admin, service: AutoRechargeDep) -> AutoRecharge:
-    return service.put(principal.account_id, body)
+def put_auto_recharge(body: AutoRechargeUpdate, principal: Admin, client: ClientAddress,
+                      service: AutoRechargeDep) -> AutoRecharge:
+    return service.put(Origin.of(principal, client), body)
 
 
 @router.get("/billing/notifications", response_model=NotificationSettings, tags=["billing"])
@@ -49,9 +51,9 @@ def get_notification_settings(principal: Viewer, service: NotificationsDep) -> N
 
 
 @router.put("/billing/notifications", response_model=NotificationSettings, tags=["billing"])
-def put_notification_settings(body: NotificationSettingsUpdate, principal: Admin,
+def put_notification_settings(body: NotificationSettingsUpdate, principal: Admin, client: ClientAddress,
                               service: NotificationsDep) -> NotificationSettings:
-    return service.put_settings(principal.account_id, body)
+    return service.put_settings(Origin.of(principal, client), body)
 
 
 @router.get("/account/notifications", response_model=NotificationPage, tags=["account"])

@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import (
     AUTO_RECHARGE_MAX_FAILURES,
+    AuditAction,
+    AuditOutcome,
     AutoRecharge,
     AutoRechargeFailure,
     AutoRechargeUpdate,
@@ -40,8 +42,8 @@ from credits_tui.api_client.models import (
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
 from credits_tui.backend.db.schema import Account, AutoRechargeAttempt
-from credits_tui.backend.errors import Unprocessable
-from credits_tui.backend.services import ledger, notifications
+from credits_tui.backend.errors import ServiceError, Unprocessable
+from credits_tui.backend.services import audit, ledger, notifications
 from credits_tui.backend.services.billing import card_on_file, require_card
 from credits_tui.backend.services.payments import ChargeDeclined, GatewayUnavailable, PaymentGateway
 
@@ -115,7 +117,20 @@ class AutoRechargeService:
         with self.db.read() as session:
             return auto_recharge_model(session.get_one(Account, account_id))
 
-    def put(self, account_id: int, update: AutoRechargeUpdate) -> AutoRecharge:
+    def put(self, origin: audit.Origin, update: AutoRechargeUpdate) -> AutoRecharge:
+        """Save the rule, with its audit row; a refused rule is audited too, and saves nothing."""
+        facts: audit.Detail = {"enabled": update.enabled,
+                               "threshold": None if update.threshold is None else format_money(update.threshold),
+                               "recharge_to": None if update.recharge_to is None else format_money(update.recharge_to)}
+        try:
+            return self._put(origin, update, facts)
+        except ServiceError as refused:
+            audit.record_apart(self.db, account_id=origin.account_id, actor=origin.user_id,
+                               action=AuditAction.auto_recharge_update, target="auto_recharge", ip=origin.ip,
+                               outcome=AuditOutcome.refused, detail=facts | {"code": refused.code})
+            raise
+
+    def _put(self, origin: audit.Origin, update: AutoRechargeUpdate, facts: audit.Detail) -> AutoRecharge:
         threshold, to = update.threshold, update.recharge_to
         if update.enabled or threshold is not None or to is not None:
             if threshold is None:
@@ -137,15 +152,19 @@ class AutoRechargeService:
                                     f"Recharge to at most {format_money(self.settings.max_purchase)} credits: one "
                                     "charge buys no more than that.", "recharge_to")
         with self.db.write() as session:
-            account = lock_account(session, account_id)
+            account = lock_account(session, origin.account_id)
             if update.enabled:
-                require_card(session, account_id, "Add a credit card on the Billing screen to turn on auto-recharge.")
+                require_card(session, origin.account_id,
+                             "Add a credit card on the Billing screen to turn on auto-recharge.")
                 if not account.auto_recharge_enabled:
                     account.auto_recharge_failures = 0  # a fresh start; the last failure stays on record
             account.auto_recharge_enabled = update.enabled
             if threshold is not None and to is not None:
                 account.auto_recharge_threshold_cents = decimal_to_cents(threshold)
                 account.auto_recharge_to_cents = decimal_to_cents(to)
+            audit.record(session, account_id=origin.account_id, actor=origin.user_id,
+                         action=AuditAction.auto_recharge_update, target="auto_recharge", ip=origin.ip,
+                         outcome=AuditOutcome.success, detail=facts)
             return auto_recharge_model(account)
 
     def run(self, claim: Claim) -> None:

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import (
+    AuditAction,
+    AuditOutcome,
     Notification,
     NotificationKind,
     NotificationPage,
@@ -33,7 +35,8 @@ from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
 from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User, table_of
 from credits_tui.backend.db.schema import Notification as NotificationRow
-from credits_tui.backend.errors import Unprocessable
+from credits_tui.backend.errors import ServiceError, Unprocessable
+from credits_tui.backend.services import audit
 from credits_tui.backend.services.ledger import utc_now
 from credits_tui.backend.services.transaction_rows import MAX_ROW_ID
 from credits_tui.backend.services.transactions import decode_cursor, encode_cursor
@@ -234,21 +237,40 @@ class NotificationService:
             account = session.get_one(Account, account_id)
             return _settings_model(session, account)
 
-    def put_settings(self, account_id: int, update: NotificationSettingsUpdate) -> NotificationSettings:
+    def put_settings(self, origin: audit.Origin, update: NotificationSettingsUpdate) -> NotificationSettings:
+        """Save the alert settings, with their audit row; refused settings are audited too, and
+        save nothing."""
+        threshold = update.low_balance_threshold
+        facts: audit.Detail = {"low_balance_threshold": None if threshold is None else format_money(threshold),
+                               "recipients": ",".join(str(i) for i in update.recipients[:20])}
+        try:
+            return self._put_settings(origin, update, facts)
+        except ServiceError as refused:
+            audit.record_apart(self.db, account_id=origin.account_id, actor=origin.user_id,
+                               action=AuditAction.alerts_update, target="alerts", ip=origin.ip,
+                               outcome=AuditOutcome.refused, detail=facts | {"code": refused.code})
+            raise
+
+    def _put_settings(self, origin: audit.Origin, update: NotificationSettingsUpdate,
+                      facts: audit.Detail) -> NotificationSettings:
         threshold = update.low_balance_threshold
         if threshold is not None and threshold < 0:
             raise Unprocessable("invalid_threshold", "The low-balance threshold cannot be negative.",
                                 "low_balance_threshold")
         wanted = list(dict.fromkeys(update.recipients))
         with self.db.write() as session:
-            account = lock_account(session, account_id)
-            possible = [i for i in wanted if 0 < i <= MAX_ROW_ID]  # a larger number overflows the query, and is no id
-            known = set(session.scalars(select(User.id).where(User.account_id == account_id, User.id.in_(possible))))
+            account = lock_account(session, origin.account_id)
+            possible = [i for i in wanted if 0 < i <= MAX_ROW_ID]  # a larger number overflows the query: no id
+            known = set(session.scalars(select(User.id).where(User.account_id == origin.account_id,
+                                                              User.id.in_(possible))))
             if unknown := [i for i in wanted if i not in known]:
                 raise Unprocessable("unknown_recipient",
                                     f"Recipients must be users of this account; {unknown[0]} is not.", "recipients")
             account.low_balance_threshold_cents = None if threshold is None else decimal_to_cents(threshold)
             account.alert_recipient_ids = json.dumps(wanted)
+            audit.record(session, account_id=origin.account_id, actor=origin.user_id,
+                         action=AuditAction.alerts_update, target="alerts", ip=origin.ip,
+                         outcome=AuditOutcome.success, detail=facts)
             return _settings_model(session, account)
 
     def page(self, account_id: int, *, limit: int, cursor: str | None) -> NotificationPage:
