@@ -332,9 +332,12 @@ class CreditsApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "section":
-            # Not from under a dialog either: it is answered (or cancelled) first.
-            return self.sections_open and not isinstance(self.screen, ModalScreen)
+            return self._sections_reachable_from(self.screen)
         return True
+
+    def _sections_reachable_from(self, screen: Screen[object]) -> bool:
+        # Not from under a dialog either: it is answered (or cancelled) first.
+        return self.sections_open and not isinstance(screen, ModalScreen)
 
     async def action_section(self, mode: str) -> None:
         if self.current_mode != mode:
@@ -363,7 +366,8 @@ class CreditsApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         # Textual's own "Keys" (its help panel) would sit beside ours: one list of keys is enough.
         yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
-        if self.check_action("section", ()):
+        # The screen the palette was opened over: the palette itself is a dialog.
+        if self._sections_reachable_from(screen):
             for section in SECTIONS:
                 yield SystemCommand(section.title, section.summary,
                                     lambda mode=section.mode: self.run_action(f"section('{mode}')"))

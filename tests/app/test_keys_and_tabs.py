@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from textual import events
 from textual.color import Color
+from textual.command import CommandPalette
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 from textual.widgets._header import HeaderTitle
@@ -272,3 +273,18 @@ async def test_a_section_shown_again_follows_a_theme_chosen_and_a_focus_lost_whi
         await pilot.press("4")  # Manage was hidden while the app had no focus
         await shows(pilot, "manage")
         assert title_opacity() == 1.0
+
+
+async def test_the_palette_goes_to_any_section_from_any_section(make_app):
+    """The palette opens as a dialog over the section: its section entries were missing there."""
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await shows(pilot, "status")
+        for words, mode in (("audit", "audit"), ("buy credits", "buy"), ("manage credits", "manage"),
+                            ("billing", "billing"), ("status", "status")):
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+            await type_text(pilot, words)
+            await pilot.pause(0.5)  # the palette searches as it is typed
+            await pilot.press("enter")
+            await shows(pilot, mode)
