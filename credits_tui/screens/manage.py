@@ -250,8 +250,11 @@ class ManageScreen(CreditsScreen):
             self.notify("An export is already running.", severity="warning")
             return
         query, summary = self.current_query, self.summary
-        if query is None:
-            self.notify("Choose filters that can be searched first.", severity="warning")
+        if query is None or self._applied is None:
+            # With a filter that cannot be searched (an end date past 9999), the table still shows
+            # the previous filters' rows: exporting those as "the filters shown" would not be them.
+            self.notify("Fix the filters first: the ones shown cannot be searched, and the table still "
+                        "shows the previous ones.", severity="warning")
             return
         what = f"{summary.count:,} transactions" if summary is not None else "The transactions"
         description = f"{what} matching the filters shown: {self._window_text()}."

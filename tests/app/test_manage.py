@@ -24,7 +24,7 @@ from credits_tui.screens.transaction_detail import TransactionDetail, detail_fie
 from credits_tui.timeframes import LAST_7_DAYS
 from credits_tui.widgets.export_progress import ExportProgress, count_csv_records
 from credits_tui.widgets.transaction_table import TransactionTable
-from tests.support.pilot import all_time, choose, manage_settled, open_manage, settle, wait_for
+from tests.support.pilot import all_time, choose, manage_settled, notifications, open_manage, settle, wait_for
 from tests.support.transports import recording
 
 SEEDED = 300
@@ -442,6 +442,11 @@ async def test_a_bad_custom_date_says_so_and_keeps_working(make_app):
         since.value = "2025-01-01"
         await wait_for(pilot, lambda: "not a date" in screen.filter_bar.message)
         assert screen.query_one("#until", Input).has_class("-invalid")
+        # The table still shows the previous filters: it is not exported as "the filters shown".
+        screen.table.focus()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any("Fix the filters first" in note for note in notifications(app)))
+        assert app.screen is screen
         frame.set_dates("2025-12-01", "2025-12-31")
         await settle(pilot, screen)
         await wait_for(pilot, lambda: screen.filter_bar.message == "")
