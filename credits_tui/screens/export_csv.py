@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def default_export_path(today: date | None = None, *, home: Path | None = None, 
     return (cwd or Path.cwd()) / name
 
 
-def check_export_path(text: str, *, cwd: Path | None = None) -> Path:
+def check_export_path(text: str, *, cwd: Path | None = None, example: str = "transactions.csv") -> Path:
     """The file to write, or ValueError saying (for a person) why it cannot be."""
     text = text.strip()
     if not text:
@@ -33,11 +34,15 @@ def check_export_path(text: str, *, cwd: Path | None = None) -> Path:
     if not path.is_absolute():
         path = (cwd or Path.cwd()) / path
     if path.is_dir():
-        raise ValueError(f"{path} is a folder: add a file name such as transactions.csv.")
+        raise ValueError(f"{path} is a folder: add a file name such as {example}.")
     if not path.parent.is_dir():
         raise ValueError(f"The folder {path.parent} does not exist.")
-    if not os.access(path.parent, os.W_OK):
-        raise ValueError(f"The folder {path.parent} cannot be written to.")
+    # Tried, not inferred from permissions: root may write anywhere by them, yet not into /proc.
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".credits-tui-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"The folder {path.parent} cannot be written to ({error.strerror or error}).") from None
     return path
 
 
@@ -70,7 +75,7 @@ class ExportCsv(ModalScreen[Path | None]):
         with Vertical():
             yield Static(self.heading, classes="title", markup=False)
             yield Static(self.description, id="export-what", markup=False)
-            yield Input(str(self.default), id="export-path", placeholder="File name, e.g. ~/transactions.csv")
+            yield Input(str(self.default), id="export-path", placeholder=f"File name, e.g. ~/{self.default.name}")
             yield Static("", id="export-message", markup=False)
             with Horizontal(id="export-buttons"):
                 yield Button("Cancel", id="cancel")
@@ -94,7 +99,7 @@ class ExportCsv(ModalScreen[Path | None]):
     @on(Button.Pressed, "#export")
     def _submit(self) -> None:
         try:
-            path = check_export_path(self.query_one("#export-path", Input).value)
+            path = check_export_path(self.query_one("#export-path", Input).value, example=self.default.name)
         except ValueError as error:
             self._say(str(error))
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -62,6 +63,15 @@ async def test_enter_on_a_purchase_shows_its_receipt_and_saves_the_pdf(make_app,
 
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, ExportCsv))
+        save = app.screen
+        # A folder, or a folder nothing can be written to (/proc, even for root): said in place.
+        for place, says in ((tmp_path, ".pdf"), (Path("/proc/receipt.pdf"), "cannot be written to")):
+            save.query_one("#export-path", Input).value = str(place)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is save
+            assert says in str(save.query_one("#export-message").content)
+            assert ".csv" not in str(save.query_one("#export-message").content)
         target = tmp_path / "receipt.pdf"
         app.screen.query_one("#export-path", Input).value = str(target)
         await pilot.press("enter")
