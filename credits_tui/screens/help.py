@@ -37,7 +37,9 @@ def keys_of(app: App[Any], screen: Screen[object], *, skip: Collection[str] = ()
             continue
         keys, _first = by_action.setdefault(binding.action, ([], binding))
         keys.append(app.get_key_display(binding))
-    return [KeyRow(" / ".join(dict.fromkeys(keys)), first.description) for keys, first in by_action.values()]
+    # A footer label kept short for 80 columns says it in full in its tooltip.
+    return [KeyRow(" / ".join(dict.fromkeys(keys)), first.tooltip or first.description)
+            for keys, first in by_action.values()]
 
 
 class HelpScreen(ModalScreen[None]):

@@ -81,11 +81,12 @@ class ManageScreen(CreditsScreen):
     AUTO_FOCUS = "#transactions"  # the table first: Enter, n, p and e work at once
     BINDINGS = [
         Binding("slash", "focus_search", "Search", key_display="/"),
-        Binding("n", "next_page", "Next page"),
-        Binding("p", "previous_page", "Prev page"),
+        # Short labels, so that every key hint fits 80 columns beside the table's; the help says them in full.
+        Binding("n", "next_page", "Next", tooltip="Next page"),
+        Binding("p", "previous_page", "Prev", tooltip="Previous page"),
         Binding("pagedown", "next_page", "Next page", show=False),
         Binding("pageup", "previous_page", "Prev page", show=False),
-        Binding("e", "export", "Export"),  # short: with "c Chart" the key hints still fit 80 columns
+        Binding("e", "export", "CSV", tooltip="Export CSV"),
         Binding("c", "toggle_chart", "Chart"),
         Binding("escape", "focus_table", "Table", show=False),
     ]

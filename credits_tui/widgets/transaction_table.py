@@ -74,7 +74,7 @@ class TransactionTable(DataTable[Text]):
     """
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Details"),
+        Binding("enter", "select_cursor", "Open", key_display="⏎", tooltip="Open the receipt or the details"),
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
     ]

@@ -22,7 +22,17 @@ from credits_tui.screens.status import StatusScreen
 from credits_tui.sections import SECTIONS
 from credits_tui.widgets.amount_input import AmountInput
 from credits_tui.widgets.section_tabs import SectionTabs
-from tests.support.pilot import balance, open_buy, open_form, purchase_count, sign_in, text_of, type_text, wait_for
+from tests.support.pilot import (
+    balance,
+    open_buy,
+    open_form,
+    open_manage,
+    purchase_count,
+    sign_in,
+    text_of,
+    type_text,
+    wait_for,
+)
 
 SCREENS = {"status": StatusScreen, "billing": BillingScreen, "buy": BuyScreen, "manage": ManageScreen,
            "audit": AuditScreen}
@@ -288,3 +298,18 @@ async def test_the_palette_goes_to_any_section_from_any_section(make_app):
             await pilot.pause(0.5)  # the palette searches as it is typed
             await pilot.press("enter")
             await shows(pilot, mode)
+
+
+async def test_every_key_hint_of_manage_credits_fits_80_columns_beside_the_palette(make_app):
+    """With the table focused, Manage Credits has the most key hints; Quit used to run under
+    the palette's, and Chart with it."""
+    app = make_app(section="manage")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_manage(app, pilot)
+        screen.table.focus()
+        await pilot.pause(0.3)
+        keys = {key.key: key for key in screen.query(FooterKey)}
+        palette = keys.pop("ctrl+p")
+        assert {"enter", "slash", "n", "p", "e", "c", "ctrl+q", "question_mark"} <= set(keys)
+        for key in keys.values():
+            assert key.region.width > 0 and key.region.right <= palette.region.x, (key.key, key.region)

@@ -571,7 +571,7 @@ async def test_the_tables_keys_come_back_to_the_footer_when_a_slow_page_has_come
             return await real(query, **kwargs)
 
         def footer_offers_details() -> bool:
-            return any(key.description == "Details" for key in screen.query(FooterKey))
+            return any(key.description == "Open" for key in screen.query(FooterKey))
 
         assert footer_offers_details()
         monkeypatch.setattr(app.api, "transactions", slow)

@@ -134,7 +134,7 @@ def test_manage(snap_compare, make_app, size):
         # The table takes the focus when its first page is in; the footer then offers its keys
         # (⏎ Details) on a later refresh, which a busy machine may not have drawn yet.
         await settle(pilot, lambda: screen.focused is screen.table
-                     and any(key.description == "Details" for key in screen.query(FooterKey)))
+                     and any(key.description == "Open" for key in screen.query(FooterKey)))
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(section="manage"), terminal_size=size, run_before=shown)
