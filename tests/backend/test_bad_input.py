@@ -112,6 +112,7 @@ LIST_PATHS = ["/credits/transactions", "/credits/transactions/summary", "/credit
 BAD_FILTERS = {
     # name: (query params, code, field)
     "since not a date": ({"since": "yesterday"}, "invalid_since", "since"),
+    "since a number": ({"since": "6"}, "invalid_since", "since"),  # not 6 seconds after 1970
     "since month 13": ({"since": "2024-13-01"}, "invalid_since", "since"),
     "since with a bad zone": ({"since": "2024-01-01T00:00:00+99:00"}, "invalid_since", "since"),
     "until not a date": ({"until": "soon"}, "invalid_until", "until"),

@@ -246,8 +246,10 @@ SHAPES = {
                                  ("until", iso(NOW - timedelta(seconds=1)))],
     "inside one day": [("since", iso(MIDNIGHT - timedelta(days=5, hours=-6))),
                        ("until", iso(MIDNIGHT - timedelta(days=5, hours=-18)))],
+    # Whole days from a midnight, then half a day: five and a half days, as 36 hours of the demo's
+    # history can hold no usage at all (on 29 November the window over 30 September had none).
     "one midnight to a midday": [("since", iso(MIDNIGHT - timedelta(days=60))),
-                                 ("until", iso(MIDNIGHT - timedelta(days=59, hours=-12)))],
+                                 ("until", iso(MIDNIGHT - timedelta(days=55, hours=-12)))],
     "free text": [("since", iso(MIDNIGHT - timedelta(days=20, hours=-5))), ("q", "postcard")],
 }
 FILTERS = {

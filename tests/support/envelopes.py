@@ -31,6 +31,7 @@ def assert_envelope(response, status: int | tuple[int, ...], code: str | set[str
     error = body["error"]
     assert set(error) == {"code", "message", "field"}, error
     assert error["message"].strip()
+    assert not error["message"].endswith(".."), error  # a sentence, ended once
     if isinstance(code, set):
         assert error["code"] in code, error
     elif code is not None:

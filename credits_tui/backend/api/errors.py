@@ -46,7 +46,8 @@ def _validation_error(exc: RequestValidationError) -> JSONResponse:
         return envelope(422, "invalid_body", "The request body must be a JSON object.")
     name = location[-1] if not location[-1].isdigit() else location[0]
     # pydantic's messages ("Input should be ...") are clear; say which field they are about.
-    return envelope(422, f"invalid_{name}", f"{field}: {error['msg']}.", field)
+    message = error["msg"] if error["msg"].endswith(".") else f"{error['msg']}."  # ours end in one already
+    return envelope(422, f"invalid_{name}", f"{field}: {message}", field)
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
