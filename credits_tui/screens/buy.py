@@ -99,7 +99,10 @@ class BuyScreen(CreditsScreen):
         self._show_hint()
 
     def on_screen_resume(self) -> None:
-        self._focus_amount()
+        if self._focus_amount():
+            # An amount left unfinished is still there, but selected: what is typed now replaces
+            # it ("10" left, "5" typed asked to buy 105.00).
+            self.amount_input.select_all()
 
     def on_screen_suspend(self) -> None:
         # Leaving for another section (not for a dialog over this one): the last result is old
@@ -146,13 +149,15 @@ class BuyScreen(CreditsScreen):
     def amount_input(self) -> AmountInput:
         return self.query_one("#amount", AmountInput)
 
-    def _focus_amount(self) -> None:
+    def _focus_amount(self) -> bool:
+        """Focus the amount, or the way to Billing without a card; True if the amount has it."""
         if not self.can_buy or self._busy:
-            return
+            return False
         if self.query_one("#no-card").display:
             self.set_focus(self.query_one("#to-billing"))
-        else:
-            self.set_focus(self.amount_input)
+            return False
+        self.set_focus(self.amount_input)
+        return True
 
     def _show_no_card(self, message: str | None) -> None:
         """With a message: the form gives way to the way to Billing; None brings the form back."""

@@ -236,6 +236,23 @@ async def test_old_results_on_buy_are_gone_when_you_come_back(make_app):
         assert not outcome.display
 
 
+async def test_an_amount_left_on_buy_is_replaced_by_what_is_typed_on_return(make_app):
+    """Typing after coming back added to the old amount: "10" left, "5" typed asked for 105.00."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_buy(app, pilot)
+        field = screen.query_one("#amount", AmountInput)
+        await type_text(pilot, "10")
+        await pilot.press("f1")
+        await shows(pilot, "status")
+        await pilot.press("f3")
+        await shows(pilot, "buy")
+        await pilot.pause(0.2)
+        assert field.value == "10" and app.focused is field  # still there, to finish or replace
+        await type_text(pilot, "5")
+        assert field.value == "5"
+
+
 async def test_a_theme_chosen_before_a_sections_first_visit_styles_that_section(make_app):
     """A section's screen is made on its first visit and styled then, by the stylesheet of the
     theme chosen by that time (the app does not restyle everything for a new screen)."""
