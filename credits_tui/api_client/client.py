@@ -47,7 +47,15 @@ from credits_tui.api_client.models import (
     UsageResult,
     UserList,
 )
-from credits_tui.api_client.transport import AskAgain, Conversation, error_in, normalise_server, parse, reason
+from credits_tui.api_client.transport import (
+    AskAgain,
+    Conversation,
+    error_in,
+    normalise_server,
+    parse,
+    reason,
+    unreachable,
+)
 
 __all__ = ["CreditsClient", "normalise_server", "parse_purchase_amount"]
 
@@ -182,6 +190,8 @@ class CreditsClient(Conversation):
                                                code="unexpected_response", status=response.status_code)
                 async for chunk in response.aiter_bytes():
                     yield chunk
+        except (httpx.ConnectError, httpx.ConnectTimeout) as failure:
+            raise unreachable(self.server, failure) from None  # never started, so not "cut off"
         except httpx.TimeoutException:
             raise errors.TimeoutError(f"The server at {self.server} stopped sending the export.",
                                       code="timeout") from None

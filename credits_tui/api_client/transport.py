@@ -144,9 +144,7 @@ class Conversation:
                 response = await self._http.request(method, path, json=json, params=params,
                                                      headers=self._headers(headers))
             except (httpx.ConnectError, httpx.ConnectTimeout) as failure:
-                raise NoAnswer(errors.NetworkError(
-                    f"Cannot reach the server at {self.server}: {reason(failure)}.", code="network_error"
-                )) from None
+                raise NoAnswer(unreachable(self.server, failure)) from None
             except httpx.TimeoutException:
                 late = errors.TimeoutError(f"The server at {self.server} did not answer in time.", code="timeout")
                 raise (NoAnswer(late) if retry else late) from None
@@ -162,6 +160,11 @@ class Conversation:
 
     async def _get(self, path: str, model: type[Model], params: Any = None) -> Model:
         return parse(await self._send("GET", path, retry=True, params=params), model)
+
+
+def unreachable(server: str, failure: httpx.TransportError) -> errors.NetworkError:
+    """No connection was made: nothing was sent, nothing started."""
+    return errors.NetworkError(f"Cannot reach the server at {server}: {reason(failure)}.", code="network_error")
 
 
 def parse(response: httpx.Response, model: type[Model]) -> Model:

@@ -44,6 +44,7 @@ from credits_tui.api_client.models import (
     UserList,
 )
 from credits_tui.backend.db.schema import Account, LedgerTransaction, Purchase
+from tests.support import closed_port
 from tests.support.backend import ADMIN, MEMBER, OTHER_ADMIN, PASSWORD, SUPPORT
 
 
@@ -312,6 +313,14 @@ async def test_stream_csv(admin):
     rows = list(csv.DictReader(io.StringIO(b"".join([c async for c in admin.stream_csv(query)]).decode())))
     assert rows and {row["transaction_type"] for row in rows} == {"purchase"}
     assert len(rows) == (await admin.summary(query)).count
+
+
+async def test_an_export_from_a_server_that_cannot_be_reached_says_so_not_cut_off():
+    async with CreditsClient(f"http://127.0.0.1:{closed_port()}", "tok-unused") as client:
+        with pytest.raises(errors.NetworkError) as raised:
+            [chunk async for chunk in client.stream_csv()]
+    assert raised.value.message.startswith("Cannot reach the server at http://127.0.0.1:")
+    assert "cut off" not in raised.value.message
 
 
 # --- each error type, from the real server ------------------------------------------------
