@@ -204,8 +204,8 @@ class CardFormScreen(ModalScreen[CardSummary | None]):
         save.disabled = busy
         save.label = "Saving…" if busy else "Save Card"
         self.query_one("#card-cancel", Button).disabled = busy
-        self.query_one("#card-saving", Static).update(
-            "Saving the card: the payment processor is checking it…" if busy else "")
+        # Short enough for the room beside the buttons in any dialog width (a sentence was cut).
+        self.query_one("#card-saving", Static).update("Checking the card…" if busy else "")
         self.set_class(busy, "-saving")
         if not busy and (focused is None or focused.disabled):
             (form.first_empty_required() or form.input("cardholder_name")).focus()
