@@ -64,6 +64,8 @@ def login(ctx: Context, server: str | None, email: str | None, password_stdin: b
         server = normalise_server(server)
     except errors.ValidationError as problem:
         raise click.BadParameter(problem.message, param_hint="--server") from None
+    if email is not None and not email.strip():  # typed, but empty: not a wish for the profile's email
+        raise click.BadParameter("the email is empty.", param_hint="--email")
     email = email or (profile.email if profile and profile.server == server else None)
     if not email:
         if not sys.stdin.isatty():  # a prompt would read the piped password (or EOF) as the email

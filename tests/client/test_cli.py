@@ -97,6 +97,13 @@ def test_login_without_an_email_and_no_terminal_is_a_usage_error(cli):
     assert not (cli.dirs[1] / "credits-tui" / "config.toml").exists()
 
 
+def test_login_with_an_empty_email_is_a_usage_error(signed_in):
+    """Not a sign-in as the profile's email, which a script's empty variable would give."""
+    result = signed_in.run("login", "--email", "", "--password-stdin", input="whatever")
+    assert result.code == 2
+    assert "--email" in result.one_line_error() and "empty" in result.one_line_error()
+
+
 def test_login_refuses_a_server_that_is_not_a_url(cli):
     result = cli.run("login", "--server", "localhost:8000", "--email", SUPPORT, "--password-stdin",
                      input=PASSWORD + "\n")
