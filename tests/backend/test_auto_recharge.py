@@ -101,6 +101,22 @@ def test_the_widest_rule_one_charge_can_honour_is_taken(http):
     assert turn_on(http, admin, "0.00", "10000.00")["recharge_to"] == "10000.00"
 
 
+def test_a_rule_saved_before_the_bounds_can_still_be_turned_off(http, shop):
+    """Turning off sends the amounts shown (the CLI and the app both do): a rule stored before
+    the bounds, or past a maximum lowered since, is not held to them once it is off."""
+    admin = headers(http, ADMIN)
+    turn_on(http, admin, "100.00", "2000.00")
+    with shop.database.write() as session:
+        lock_account(session, shop.account_id).auto_recharge_to_cents = 50_000_00
+    off = http.put("/api/v1/billing/auto-recharge",
+                   json={"enabled": False, "threshold": "100.00", "recharge_to": "50000.00"}, headers=admin)
+    assert off.status_code == 200, off.text
+    assert off.json()["enabled"] is False
+    on_again = http.put("/api/v1/billing/auto-recharge",
+                        json={"enabled": True, "threshold": "100.00", "recharge_to": "50000.00"}, headers=admin)
+    assert on_again.json()["error"]["code"] == "recharge_to_above_maximum"
+
+
 def test_support_reads_but_cannot_change_and_member_cannot_read(http):
     support = headers(http, SUPPORT)
     assert http.get("/api/v1/billing/auto-recharge", headers=support).status_code == 200

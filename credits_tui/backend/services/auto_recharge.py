@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -139,18 +140,11 @@ class AutoRechargeService:
                 raise Unprocessable("recharge_to_required", "Give the balance to recharge to.", "recharge_to")
             if threshold < 0:
                 raise Unprocessable("invalid_threshold", "The threshold cannot be negative.", "threshold")
-            # So that one charge always reaches ``recharge_to`` exactly: from just under the
-            # threshold it is at least the smallest charge, and from an empty balance at most the
-            # largest. A rule past the largest left the balance below the threshold after a
-            # recharge, and then every debit charged the card the largest purchase again.
-            if to - threshold < cents_to_decimal(MINIMUM_RECHARGE_CENTS):
+            if to <= threshold:
                 raise Unprocessable("recharge_to_not_above_threshold",
-                                    f"Recharge to at least {format_money(cents_to_decimal(MINIMUM_RECHARGE_CENTS))} "
-                                    "credit above the threshold.", "recharge_to")
-            if to > self.settings.max_purchase:
-                raise Unprocessable("recharge_to_above_maximum",
-                                    f"Recharge to at most {format_money(self.settings.max_purchase)} credits: one "
-                                    "charge buys no more than that.", "recharge_to")
+                                    "Recharge to an amount above the threshold.", "recharge_to")
+        if update.enabled:
+            self._check_reachable(threshold, to)  # a rule kept switched off is not held to it
         with self.db.write() as session:
             account = lock_account(session, origin.account_id)
             if update.enabled:
@@ -166,6 +160,22 @@ class AutoRechargeService:
                          action=AuditAction.auto_recharge_update, target="auto_recharge", ip=origin.ip,
                          outcome=AuditOutcome.success, detail=facts)
             return auto_recharge_model(account)
+
+    def _check_reachable(self, threshold: Decimal | None, to: Decimal | None) -> None:
+        """That one charge reaches ``recharge_to`` from any balance from zero to the threshold:
+        at least the smallest charge above the threshold, at most the largest purchase. A rule
+        past the largest left the balance below the threshold after a recharge, and then every
+        debit charged the card the largest purchase again. (A balance below zero, which only
+        invoiced usage makes, can still need more than one.)"""
+        assert threshold is not None and to is not None  # an enabled rule has both (checked above)
+        if to - threshold < cents_to_decimal(MINIMUM_RECHARGE_CENTS):
+            raise Unprocessable("recharge_to_not_above_threshold",
+                                f"Recharge to at least {format_money(cents_to_decimal(MINIMUM_RECHARGE_CENTS))} "
+                                "credit above the threshold.", "recharge_to")
+        if to > self.settings.max_purchase:
+            raise Unprocessable("recharge_to_above_maximum",
+                                f"Recharge to at most {format_money(self.settings.max_purchase)} credits: one "
+                                "charge buys no more than that.", "recharge_to")
 
     def run(self, claim: Claim) -> None:
         """Charge for a claimed attempt (never inside a unit of work) and record the outcome."""
