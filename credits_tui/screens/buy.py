@@ -57,6 +57,7 @@ class BuyScreen(CreditsScreen):
         # (amount, key) of a purchase whose outcome is unknown: a retry of it reuses the key.
         self._pending: tuple[Decimal, str] | None = None
         self._composed_for = session.who  # another sign-in on the same app gets a fresh form
+        self._left = False  # suspended for another section, not for a dialog over this screen
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -99,15 +100,18 @@ class BuyScreen(CreditsScreen):
         self._show_hint()
 
     def on_screen_resume(self) -> None:
-        if self._focus_amount():
-            # An amount left unfinished is still there, but selected: what is typed now replaces
-            # it ("10" left, "5" typed asked to buy 105.00).
+        if self._focus_amount() and self._left:
+            # Back from another section, an amount left unfinished is still there, but selected:
+            # what is typed now replaces it ("10" left, "5" typed asked to buy 105.00). Back
+            # from a dialog over this one (the help, the palette), typing goes on where it was.
             self.amount_input.select_all()
+        self._left = False
 
     def on_screen_suspend(self) -> None:
         # Leaving for another section (not for a dialog over this one): the last result is old
         # news when the person comes back, so it goes.
-        if not isinstance(self.app.screen, ModalScreen) and not self._busy:
+        self._left = not isinstance(self.app.screen, ModalScreen)
+        if self._left and not self._busy:
             self._set_outcome("")
 
     # --- loading ----------------------------------------------------------------------------

@@ -251,6 +251,13 @@ async def test_an_amount_left_on_buy_is_replaced_by_what_is_typed_on_return(make
         assert field.value == "10" and app.focused is field  # still there, to finish or replace
         await type_text(pilot, "5")
         assert field.value == "5"
+        # Back from a dialog over the screen (the help), typing goes on where it was.
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await type_text(pilot, "0")
+        assert field.value == "50"
 
 
 async def test_a_theme_chosen_before_a_sections_first_visit_styles_that_section(make_app):
