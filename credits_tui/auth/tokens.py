@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from credits_tui.api_client import errors
+
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
@@ -103,8 +105,6 @@ def token_from_environment() -> str | None:
     echoes it, or not at all."""
     token = os.environ.get(TOKEN_ENV, "").strip()
     if token and not (token.isascii() and token.isprintable() and " " not in token):
-        from credits_tui.api_client import errors
-
         raise errors.ValidationError(f"{TOKEN_ENV} does not hold a token: a token is letters, digits and "
                                      "punctuation only. Copy it again, or sign in with 'credits-tui login'.",
                                      code="invalid_token", field="token")

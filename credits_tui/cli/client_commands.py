@@ -102,7 +102,7 @@ def login(ctx: Context, server: str | None, email: str | None, password_stdin: b
 
     try:
         answer = asyncio.run(sign_in())
-    except errors.ValidationError as problem:  # refused before it was sent: an email no account has
+    except errors.ValidationError as problem:  # an email or password no account can have (ours or the server's check)
         fail(problem.message, 2)
     except errors.ApiError as problem:
         fail(problem.message)

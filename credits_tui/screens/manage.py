@@ -251,7 +251,10 @@ class ManageScreen(CreditsScreen):
             self.notify("An export is already running.", severity="warning")
             return
         query, summary = self.current_query, self.summary
-        if query is None or self._applied is None:
+        if query is None:
+            self.notify("The transactions are still loading: export them once they are shown.", severity="warning")
+            return
+        if self._applied is None:
             # With a filter that cannot be searched (an end date past 9999), the table still shows
             # the previous filters' rows: exporting those as "the filters shown" would not be them.
             self.notify("Fix the filters first: the ones shown cannot be searched, and the table still "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from time import monotonic
 
 from pydantic_core import PydanticCustomError
 from textual import events
@@ -33,6 +34,7 @@ EMPTY_MESSAGE = "Enter an amount of at least 1.00 credit."
 _MONEY_IN_TEXT = re.compile(r"\d[\d,]*\.\d{2}")
 AMOUNT_CHARACTERS = frozenset("0123456789.,")
 HELP_KEY = "?"  # never part of an amount: it opens the help even from this field
+REFUSAL_NOTICE_S = 4.0
 
 
 def parse_typed_amount(text: str) -> Decimal:
@@ -79,6 +81,7 @@ class AmountInput(Input):
         super().__init__(value, placeholder="e.g. 25.00", validators=[self.validator],
                          validate_on=["changed", "submitted"], valid_empty=True, id=id, classes=classes,
                          max_length=20)
+        self._told_at = -REFUSAL_NOTICE_S  # when a refused key was last explained
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
         return character is not None and character.isprintable() and character != HELP_KEY
@@ -91,8 +94,11 @@ class AmountInput(Input):
             return  # on to the app
         event.stop()
         self.app.bell()
-        self.notify(f"{event.character!r} cannot go in an amount: type digits, with a point for cents "
-                    "(such as 1,000.50).", title="Not typed", severity="warning", timeout=4)
+        now = monotonic()
+        if now - self._told_at > REFUSAL_NOTICE_S:  # one notice for a word typed here, a bell a key
+            self._told_at = now
+            self.notify(f"{event.character!r} cannot go in an amount: type digits, with a point for cents "
+                        "(such as 1,000.50).", title="Not typed", severity="warning", timeout=REFUSAL_NOTICE_S)
 
     @property
     def maximum(self) -> Decimal:

@@ -74,6 +74,8 @@ async def test_amounts_are_checked_as_typed_and_nothing_is_sent_while_wrong(make
         await retype(pilot, panel.query_one("#ar-threshold", MoneyInput), "100")
         assert not panel.query_one("#ar-threshold-message", Static).display
         assert not panel.query_one("#ar-recharge_to-message", Static).display
+        await retype(pilot, to, "100.50")  # above, but less than the smallest charge above it
+        assert message(panel, "#ar-recharge_to-message") == "Recharge to at least 1.00 credit above the threshold."
 
 
 async def test_the_servers_refusal_shows_on_the_switch_it_is_about(make_app):
@@ -147,4 +149,4 @@ async def test_letters_typed_into_an_amount_open_no_card_dialog(make_app):
         await pilot.pause(0.2)
         assert app.screen is screen
         assert threshold.value == "13"
-        assert sum("cannot go in an amount" in note for note in notifications(app)) == 3
+        assert sum("cannot go in an amount" in note for note in notifications(app)) == 1

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     )
     from credits_tui.api_client.models.alerts import (
         AUTO_RECHARGE_MAX_FAILURES,
+        AUTO_RECHARGE_MIN_CHARGE,
         AutoRecharge,
         AutoRechargeFailure,
         AutoRechargeUpdate,
@@ -111,8 +112,8 @@ if TYPE_CHECKING:
 
 _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     "account": ("AccountRef", "AccountUser", "Me", "Role", "TokenRequest", "TokenResponse", "UserList", "UserRef"),
-    "alerts": ("AUTO_RECHARGE_MAX_FAILURES", "AutoRecharge", "AutoRechargeFailure", "AutoRechargeUpdate",
-               "Notification", "NotificationKind", "NotificationPage", "NotificationSettings",
+    "alerts": ("AUTO_RECHARGE_MAX_FAILURES", "AUTO_RECHARGE_MIN_CHARGE", "AutoRecharge", "AutoRechargeFailure",
+               "AutoRechargeUpdate", "Notification", "NotificationKind", "NotificationPage", "NotificationSettings",
                "NotificationSettingsUpdate"),
     "audit": ("AUDIT_ACTIONS", "AuditAction", "AuditDetailValue", "AuditEvent", "AuditOutcome", "AuditPage",
               "AuditQuery"),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import Field
@@ -11,6 +12,9 @@ from pydantic import Field
 from credits_tui.api_client.models.wire import Money, ResponseModel, WireModel
 
 AUTO_RECHARGE_MAX_FAILURES = 3
+# The smallest charge: a rule's recharge-to is at least this far above its threshold, so that
+# one charge lands on it from just under the threshold.
+AUTO_RECHARGE_MIN_CHARGE = Decimal("1.00")
 
 
 class AutoRechargeFailure(ResponseModel):

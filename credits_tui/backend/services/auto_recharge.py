@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from credits_tui.api_client.models import (
     AUTO_RECHARGE_MAX_FAILURES,
+    AUTO_RECHARGE_MIN_CHARGE,
     AuditAction,
     AuditOutcome,
     AutoRecharge,
@@ -48,7 +49,7 @@ from credits_tui.backend.services import audit, ledger, notifications
 from credits_tui.backend.services.billing import card_on_file, require_card
 from credits_tui.backend.services.payments import ChargeDeclined, GatewayUnavailable, PaymentGateway
 
-MINIMUM_RECHARGE_CENTS = 100
+MINIMUM_RECHARGE_CENTS = decimal_to_cents(AUTO_RECHARGE_MIN_CHARGE)
 
 
 @dataclass(frozen=True)
@@ -168,10 +169,10 @@ class AutoRechargeService:
         debit charged the card the largest purchase again. (A balance below zero, which only
         invoiced usage makes, can still need more than one.)"""
         assert threshold is not None and to is not None  # an enabled rule has both (checked above)
-        if to - threshold < cents_to_decimal(MINIMUM_RECHARGE_CENTS):
+        if to - threshold < AUTO_RECHARGE_MIN_CHARGE:
             raise Unprocessable("recharge_to_not_above_threshold",
-                                f"Recharge to at least {format_money(cents_to_decimal(MINIMUM_RECHARGE_CENTS))} "
-                                "credit above the threshold.", "recharge_to")
+                                f"Recharge to at least {AUTO_RECHARGE_MIN_CHARGE} credit above the threshold.",
+                                "recharge_to")
         if to > self.settings.max_purchase:
             raise Unprocessable("recharge_to_above_maximum",
                                 f"Recharge to at most {format_money(self.settings.max_purchase)} credits: one "

@@ -55,6 +55,9 @@ def fold(text: str) -> str:
     other scripts, such as Japanese dakuten, stay. Lower-cased last: case folding makes Cherokee
     capitals, and PostgreSQL lower-cases the words it stores. Both databases then compare these
     words as they are.
+
+    Every stored row's words were folded by this: a change here needs a migration that folds
+    them again (as 0009 does, with the fold of the day it runs).
     """
     if text.isascii():
         return text.lower()

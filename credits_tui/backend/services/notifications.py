@@ -33,12 +33,11 @@ from credits_tui.api_client.models import (
 )
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
-from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User, table_of
+from credits_tui.backend.db.schema import MAX_ID, Account, Card, LedgerTransaction, User, table_of
 from credits_tui.backend.db.schema import Notification as NotificationRow
 from credits_tui.backend.errors import ServiceError, Unprocessable
 from credits_tui.backend.services import audit
 from credits_tui.backend.services.ledger import utc_now
-from credits_tui.backend.services.transaction_rows import MAX_ROW_ID
 from credits_tui.backend.services.transactions import decode_cursor, encode_cursor
 
 
@@ -242,7 +241,7 @@ class NotificationService:
         save nothing."""
         threshold = update.low_balance_threshold
         facts: audit.Detail = {"low_balance_threshold": None if threshold is None else format_money(threshold),
-                               "recipients": ",".join(str(i) for i in update.recipients[:20])}
+                               "recipients": ",".join(str(i) for i in update.recipients)}  # at most 100
         try:
             return self._put_settings(origin, update, facts)
         except ServiceError as refused:
@@ -260,7 +259,7 @@ class NotificationService:
         wanted = list(dict.fromkeys(update.recipients))
         with self.db.write() as session:
             account = lock_account(session, origin.account_id)
-            possible = [i for i in wanted if 0 < i <= MAX_ROW_ID]  # a larger number overflows the query: no id
+            possible = [i for i in wanted if 0 < i <= MAX_ID]  # a larger number overflows the query: no id
             known = set(session.scalars(select(User.id).where(User.account_id == origin.account_id,
                                                               User.id.in_(possible))))
             if unknown := [i for i in wanted if i not in known]:

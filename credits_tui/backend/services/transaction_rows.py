@@ -14,12 +14,11 @@ from typing import Any, Protocol
 from sqlalchemy import Row
 
 from credits_tui.api_client.models import Transaction, cents_to_decimal
-from credits_tui.backend.db.schema import User
+from credits_tui.backend.db.schema import MAX_ID, User
 from credits_tui.backend.errors import BadRequest
 from credits_tui.formatting import spreadsheet_cell
 
 _CURSOR_RE = re.compile(r"^v1:([0-9]{1,19})$")
-MAX_ROW_ID = 2**63 - 1  # the ids are 64-bit integers on both databases
 
 
 class LedgerFields(Protocol):
@@ -67,7 +66,7 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid from None
     match = _CURSOR_RE.match(decoded)
-    if not match or int(match.group(1)) > MAX_ROW_ID:  # 19 digits may overflow a 64-bit id
+    if not match or int(match.group(1)) > MAX_ID:  # 19 digits may overflow a 64-bit id
         raise invalid
     return int(match.group(1))
 
