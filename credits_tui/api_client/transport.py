@@ -67,9 +67,10 @@ def normalise_server(server: str) -> str:
         url = url[: -len(API_PATH)]
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+    except httpx.InvalidURL as invalid:  # e.g. a port that is not a number
+        raise errors.ValidationError(f"The server address {server!r} is not a valid URL: {str(invalid).rstrip('.')}.",
+                                     code="invalid_server", field="server") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
         raise errors.ValidationError(f"The server address must start with http:// or https://, not {server!r}.",
                                      code="invalid_server", field="server")
     return url

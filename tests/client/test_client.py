@@ -457,6 +457,14 @@ def test_normalise_server_refuses_what_is_not_an_http_url(address):
     assert refused.value.field == "server" and refused.value.message
 
 
+def test_an_http_address_with_a_bad_port_says_what_is_wrong_with_it():
+    """Not that it must start with http://, which it does."""
+    with pytest.raises(errors.ValidationError) as refused:
+        normalise_server("http://127.0.0.1:abc")
+    assert "port" in refused.value.message.lower() and "must start with" not in refused.value.message
+    assert not refused.value.message.endswith("..")
+
+
 @pytest.mark.parametrize(("address", "expected"), [
     ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
     ("https://credits.example/", "https://credits.example"),
