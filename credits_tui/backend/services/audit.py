@@ -13,6 +13,8 @@ number or a bearer token, whatever the caller passed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,7 +36,7 @@ from credits_tui.api_client.models import (
 from credits_tui.backend.db.engine import Database
 from credits_tui.backend.db.schema import Account, Card, LedgerTransaction, User, table_of
 from credits_tui.backend.db.schema import AuditEvent as AuditRow
-from credits_tui.backend.errors import Unprocessable
+from credits_tui.backend.errors import ServiceError, Unprocessable
 from credits_tui.backend.services.ledger import utc_now
 from credits_tui.backend.services.transaction_filters import time_window
 from credits_tui.backend.services.transactions import TransactionFilter, decode_cursor, encode_cursor
@@ -100,6 +102,19 @@ def record_apart(database: Database, *, account_id: int | None, actor: int | Non
     with database.write() as session:
         record(session, account_id=account_id, actor=actor, action=action, target=target, ip=ip,
                outcome=outcome, detail=detail)
+
+
+@contextmanager
+def refusals_recorded(database: Database, origin: Origin, action: AuditAction, target: str,
+                      detail: Detail) -> Iterator[None]:
+    """A request the block refuses (a ServiceError) still leaves its audit row, with the code,
+    in a transaction of its own: the block's rolled back."""
+    try:
+        yield
+    except ServiceError as refused:
+        record_apart(database, account_id=origin.account_id, actor=origin.user_id, action=action, target=target,
+                     ip=origin.ip, outcome=AuditOutcome.refused, detail=detail | {"code": refused.code})
+        raise
 
 
 def _money(cents: int) -> str:

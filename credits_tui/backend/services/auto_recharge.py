@@ -44,7 +44,7 @@ from credits_tui.api_client.models import (
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
 from credits_tui.backend.db.schema import Account, AutoRechargeAttempt
-from credits_tui.backend.errors import ServiceError, Unprocessable
+from credits_tui.backend.errors import Unprocessable
 from credits_tui.backend.services import audit, ledger, notifications
 from credits_tui.backend.services.billing import card_on_file, require_card
 from credits_tui.backend.services.payments import ChargeDeclined, GatewayUnavailable, PaymentGateway
@@ -124,13 +124,8 @@ class AutoRechargeService:
         facts: audit.Detail = {"enabled": update.enabled,
                                "threshold": None if update.threshold is None else format_money(update.threshold),
                                "recharge_to": None if update.recharge_to is None else format_money(update.recharge_to)}
-        try:
+        with audit.refusals_recorded(self.db, origin, AuditAction.auto_recharge_update, "auto_recharge", facts):
             return self._put(origin, update, facts)
-        except ServiceError as refused:
-            audit.record_apart(self.db, account_id=origin.account_id, actor=origin.user_id,
-                               action=AuditAction.auto_recharge_update, target="auto_recharge", ip=origin.ip,
-                               outcome=AuditOutcome.refused, detail=facts | {"code": refused.code})
-            raise
 
     def _put(self, origin: audit.Origin, update: AutoRechargeUpdate, facts: audit.Detail) -> AutoRecharge:
         threshold, to = update.threshold, update.recharge_to

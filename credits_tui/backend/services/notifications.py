@@ -35,7 +35,7 @@ from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
 from credits_tui.backend.db.schema import MAX_ID, Account, Card, LedgerTransaction, User, table_of
 from credits_tui.backend.db.schema import Notification as NotificationRow
-from credits_tui.backend.errors import ServiceError, Unprocessable
+from credits_tui.backend.errors import Unprocessable
 from credits_tui.backend.services import audit
 from credits_tui.backend.services.ledger import utc_now
 from credits_tui.backend.services.transactions import decode_cursor, encode_cursor
@@ -242,13 +242,8 @@ class NotificationService:
         threshold = update.low_balance_threshold
         facts: audit.Detail = {"low_balance_threshold": None if threshold is None else format_money(threshold),
                                "recipients": ",".join(str(i) for i in update.recipients)}  # at most 100
-        try:
+        with audit.refusals_recorded(self.db, origin, AuditAction.alerts_update, "alerts", facts):
             return self._put_settings(origin, update, facts)
-        except ServiceError as refused:
-            audit.record_apart(self.db, account_id=origin.account_id, actor=origin.user_id,
-                               action=AuditAction.alerts_update, target="alerts", ip=origin.ip,
-                               outcome=AuditOutcome.refused, detail=facts | {"code": refused.code})
-            raise
 
     def _put_settings(self, origin: audit.Origin, update: NotificationSettingsUpdate,
                       facts: audit.Detail) -> NotificationSettings:
