@@ -20,9 +20,9 @@ from textual.widgets import Button, Input, Label, Static, Switch
 from credits_tui.api_client import errors
 from credits_tui.api_client.models import (
     AUTO_RECHARGE_MAX_FAILURES,
-    AUTO_RECHARGE_MIN_CHARGE,
     AutoRecharge,
     AutoRechargeUpdate,
+    recharge_to_problem,
 )
 from credits_tui.formatting import credits_text
 from credits_tui.widgets.amount_input import MoneyInput
@@ -167,11 +167,7 @@ class AutoRechargePanel(Vertical):
             if to is None and problems["recharge_to"] is None:
                 problems["recharge_to"] = "Give the balance to recharge to."
         if problems["recharge_to"] is None and threshold is not None and to is not None:
-            # The server's rule (its maximum purchase, configurable, it says itself).
-            if to <= threshold:
-                problems["recharge_to"] = "Recharge to an amount above the threshold."
-            elif enabled and to - threshold < AUTO_RECHARGE_MIN_CHARGE:
-                problems["recharge_to"] = f"Recharge to at least {AUTO_RECHARGE_MIN_CHARGE} credit above the threshold."
+            problems["recharge_to"] = recharge_to_problem(threshold, to, enabled=enabled)
         for field, problem in problems.items():
             self.field_message(field, problem)
         if any(problems.values()):

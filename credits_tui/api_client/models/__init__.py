@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         NotificationPage,
         NotificationSettings,
         NotificationSettingsUpdate,
+        recharge_to_problem,
     )
     from credits_tui.api_client.models.audit import (
         AUDIT_ACTIONS,
@@ -114,7 +115,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
     "account": ("AccountRef", "AccountUser", "Me", "Role", "TokenRequest", "TokenResponse", "UserList", "UserRef"),
     "alerts": ("AUTO_RECHARGE_MAX_FAILURES", "AUTO_RECHARGE_MIN_CHARGE", "AutoRecharge", "AutoRechargeFailure",
                "AutoRechargeUpdate", "Notification", "NotificationKind", "NotificationPage", "NotificationSettings",
-               "NotificationSettingsUpdate"),
+               "NotificationSettingsUpdate", "recharge_to_problem"),
     "audit": ("AUDIT_ACTIONS", "AuditAction", "AuditDetailValue", "AuditEvent", "AuditOutcome", "AuditPage",
               "AuditQuery"),
     "billing": ("Invoice", "InvoiceLine", "InvoiceList", "InvoiceStatus", "Receipt", "ReceiptCard", "Seller"),

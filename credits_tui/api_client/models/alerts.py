@@ -17,6 +17,17 @@ AUTO_RECHARGE_MAX_FAILURES = 3
 AUTO_RECHARGE_MIN_CHARGE = Decimal("1.00")
 
 
+
+def recharge_to_problem(threshold: Decimal, recharge_to: Decimal, *, enabled: bool) -> str | None:
+    """Why ``recharge_to`` cannot go with ``threshold``, or None: the server's rule, which the app
+    checks as it is typed. Above the threshold always; while the rule is on, by at least the
+    smallest charge. (The largest purchase, the server's setting, only the server checks.)"""
+    if recharge_to <= threshold:
+        return "Recharge to an amount above the threshold."
+    if enabled and recharge_to - threshold < AUTO_RECHARGE_MIN_CHARGE:
+        return f"Recharge to at least {AUTO_RECHARGE_MIN_CHARGE} credit above the threshold."
+    return None
+
 class AutoRechargeFailure(ResponseModel):
     at: datetime
     code: str = Field(description="card_declined, insufficient_funds, expired_card, processing_error")

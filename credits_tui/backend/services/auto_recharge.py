@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +39,7 @@ from credits_tui.api_client.models import (
     cents_to_decimal,
     decimal_to_cents,
     format_money,
+    recharge_to_problem,
 )
 from credits_tui.backend.config import Settings
 from credits_tui.backend.db.engine import Database, lock_account
@@ -136,11 +136,18 @@ class AutoRechargeService:
                 raise Unprocessable("recharge_to_required", "Give the balance to recharge to.", "recharge_to")
             if threshold < 0:
                 raise Unprocessable("invalid_threshold", "The threshold cannot be negative.", "threshold")
-            if to <= threshold:
-                raise Unprocessable("recharge_to_not_above_threshold",
-                                    "Recharge to an amount above the threshold.", "recharge_to")
-        if update.enabled:
-            self._check_reachable(threshold, to)  # a rule kept switched off is not held to it
+            # A rule kept switched off is not held to the bounds that make one charge reach
+            # recharge_to: one saved before them can still be turned off.
+            if problem := recharge_to_problem(threshold, to, enabled=update.enabled):
+                raise Unprocessable("recharge_to_not_above_threshold", problem, "recharge_to")
+            if update.enabled and to > self.settings.max_purchase:
+                # Then one charge would not reach recharge_to from an empty balance: the balance
+                # stayed below the threshold after a recharge, and every debit charged the card
+                # the largest purchase again. (Below zero, which only invoiced usage makes, a
+                # balance can still need more than one charge.)
+                raise Unprocessable("recharge_to_above_maximum",
+                                    f"Recharge to at most {format_money(self.settings.max_purchase)} credits: one "
+                                    "charge buys no more than that.", "recharge_to")
         with self.db.write() as session:
             account = lock_account(session, origin.account_id)
             if update.enabled:
@@ -156,22 +163,6 @@ class AutoRechargeService:
                          action=AuditAction.auto_recharge_update, target="auto_recharge", ip=origin.ip,
                          outcome=AuditOutcome.success, detail=facts)
             return auto_recharge_model(account)
-
-    def _check_reachable(self, threshold: Decimal | None, to: Decimal | None) -> None:
-        """That one charge reaches ``recharge_to`` from any balance from zero to the threshold:
-        at least the smallest charge above the threshold, at most the largest purchase. A rule
-        past the largest left the balance below the threshold after a recharge, and then every
-        debit charged the card the largest purchase again. (A balance below zero, which only
-        invoiced usage makes, can still need more than one.)"""
-        assert threshold is not None and to is not None  # an enabled rule has both (checked above)
-        if to - threshold < AUTO_RECHARGE_MIN_CHARGE:
-            raise Unprocessable("recharge_to_not_above_threshold",
-                                f"Recharge to at least {AUTO_RECHARGE_MIN_CHARGE} credit above the threshold.",
-                                "recharge_to")
-        if to > self.settings.max_purchase:
-            raise Unprocessable("recharge_to_above_maximum",
-                                f"Recharge to at most {format_money(self.settings.max_purchase)} credits: one "
-                                "charge buys no more than that.", "recharge_to")
 
     def run(self, claim: Claim) -> None:
         """Charge for a claimed attempt (never inside a unit of work) and record the outcome."""
