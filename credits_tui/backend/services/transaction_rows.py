@@ -66,9 +66,10 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid from None
     match = _CURSOR_RE.match(decoded)
-    if not match or int(match.group(1)) > MAX_ID:  # 19 digits may overflow a 64-bit id
+    position = int(match.group(1)) if match else None
+    if position is None or position > MAX_ID:  # 19 digits may overflow a 64-bit id
         raise invalid
-    return int(match.group(1))
+    return position
 
 
 CSV_COLUMNS = ["id", "created_at", "transaction_type", "process_type", "user_email", "user_name",
